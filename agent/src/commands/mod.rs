@@ -1,0 +1,30 @@
+//! The subcommands behind `vigil-agent`. `main.rs` only parses arguments and maps
+//! [`CommandError`] to exit codes: 2 for bad input (configuration, files), 1 otherwise.
+mod check;
+mod once;
+mod run;
+
+pub use check::check_config;
+pub use once::once;
+pub use run::run;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// The user's input is wrong: exit code 2.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error("{0}")]
+    Usage(String),
+    /// Something failed at run time: exit code 1.
+    #[error("{0}")]
+    Runtime(String),
+}
+
+impl CommandError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CommandError::Config(_) | CommandError::Usage(_) => 2,
+            CommandError::Runtime(_) => 1,
+        }
+    }
+}

@@ -1,0 +1,40 @@
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
+
+use super::CommandError;
+use crate::config::Config;
+use crate::engine::{Engine, collect_once};
+use crate::lineproto;
+use crate::sources::icmp::Pinger;
+use crate::telemetry::Metrics;
+
+/// Runs one collection cycle and returns it as line protocol, plus per-device errors.
+/// Nothing is written anywhere.
+pub async fn once(
+    config: &Config,
+    device: Option<&str>,
+) -> Result<(String, Vec<(String, String)>), CommandError> {
+    let devices = match device {
+        Some(name) => vec![config.device(name).cloned().ok_or_else(|| {
+            CommandError::Usage(format!("no device named {name:?} in the configuration"))
+        })?],
+        None => config.devices.clone(),
+    };
+    let pinger = if devices.iter().any(|d| d.icmp.is_some()) {
+        Some(Arc::new(
+            Pinger::new().map_err(|e| CommandError::Runtime(e.to_string()))?,
+        ))
+    } else {
+        None
+    };
+    let engine = Engine {
+        metrics: Arc::new(Metrics::new(&config.agent.name)),
+        sink: None,
+        pinger,
+        snmp_limit: Arc::new(Semaphore::new(config.agent.concurrency)),
+    };
+    let (points, errors) = collect_once(&engine, &devices, config.agent.concurrency).await;
+    let (text, _) = lineproto::encode(&points);
+    Ok((text, errors))
+}

@@ -1,0 +1,126 @@
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+
+use tokio::sync::{Semaphore, watch};
+
+use super::CommandError;
+use crate::config::Config;
+use crate::engine::Engine;
+use crate::point::now_ns;
+use crate::sinks::influxdb::{Batcher, InfluxClient, run_sender};
+use crate::sources::icmp::Pinger;
+use crate::spool::Spool;
+use crate::telemetry::{self, Metrics};
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Runs the collector until SIGTERM/SIGINT. On shutdown, collected points are flushed to
+/// the spool; whatever InfluxDB has not acknowledged is sent after the next start.
+pub async fn run(config: Config) -> Result<(), CommandError> {
+    let output = config.output.clone().ok_or_else(|| {
+        CommandError::Usage("the configuration has no `output.influxdb`; `run` needs one".into())
+    })?;
+    let metrics = Arc::new(Metrics::new(&config.agent.name));
+    let spool = Arc::new(
+        Spool::open(
+            &config.spool.dir,
+            config.spool.max_bytes,
+            config.spool.fsync,
+        )
+        .map_err(|e| CommandError::Runtime(e.to_string()))?,
+    );
+    let (batches, bytes, points) = spool.stats();
+    if batches > 0 {
+        tracing::info!(
+            batches,
+            bytes,
+            points,
+            "spool holds data from before: backfilling in order"
+        );
+    }
+    let client = InfluxClient::new(&output).map_err(|e| CommandError::Runtime(e.to_string()))?;
+    if let Some(addr) = &config.agent.listen {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| CommandError::Runtime(format!("cannot listen on {addr}: {e}")))?;
+        tokio::spawn(telemetry::serve(listener, metrics.clone()));
+    }
+    let pinger = if config.devices.iter().any(|d| d.icmp.is_some()) {
+        Some(Arc::new(
+            Pinger::new().map_err(|e| CommandError::Runtime(e.to_string()))?,
+        ))
+    } else {
+        None
+    };
+    let (batcher, handle) = Batcher::new(
+        spool.clone(),
+        metrics.clone(),
+        output.batch_size,
+        output.flush_interval,
+        output.gzip,
+    );
+    let batcher_task = tokio::spawn(batcher.run());
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let sender_task = tokio::spawn(run_sender(
+        client,
+        spool.clone(),
+        metrics.clone(),
+        stop_rx.clone(),
+    ));
+    let engine = Engine {
+        metrics: metrics.clone(),
+        sink: Some(handle.clone()),
+        pinger,
+        snmp_limit: Arc::new(Semaphore::new(config.agent.concurrency)),
+    };
+    let mut tasks = engine.spawn_all(&config.devices, &stop_rx);
+    drop(engine);
+    {
+        let metrics = metrics.clone();
+        let handle = handle.clone();
+        let every = config.agent.self_metrics_interval;
+        let mut stop = stop_rx.clone();
+        tasks.spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => handle.send(metrics.points(now_ns())).await,
+                    _ = stop.changed() => if *stop.borrow() { return; },
+                }
+            }
+        });
+    }
+    drop(handle);
+    metrics.ready.store(true, Relaxed);
+    tracing::info!(devices = config.devices.len(), agent = %config.agent.name, "collector running");
+    shutdown_signal().await;
+    tracing::info!("shutting down: flushing collected points to the spool");
+    metrics.ready.store(false, Relaxed);
+    let _ = stop_tx.send(true);
+    while tasks.join_next().await.is_some() {}
+    let _ = batcher_task.await;
+    // give the sender a moment to deliver what is ready; the rest stays spooled
+    let _ = tokio::time::timeout(Duration::from_secs(5), sender_task).await;
+    let (batches, _, points) = spool.stats();
+    tracing::info!(
+        spooled_batches = batches,
+        spooled_points = points,
+        "stopped"
+    );
+    Ok(())
+}

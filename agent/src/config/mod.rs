@@ -1,0 +1,169 @@
+//! The agent's configuration: one YAML file (devices, profiles, output), validated on
+//! load into the types below. Unknown fields are rejected with their location; secrets
+//! are only referenced (env var or file) and held redacted.
+pub mod raw;
+mod resolve;
+pub mod secret;
+pub mod units;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use secret::{Secret, SecretRef};
+
+use crate::sources::snmp::profile::Profile;
+
+/// Errors while loading a configuration. Each names the file and the location in it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{path}: {location}: {message}")]
+    Invalid {
+        path: PathBuf,
+        location: String,
+        message: String,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub agent: AgentSettings,
+    pub spool: SpoolSettings,
+    pub output: Option<InfluxSettings>,
+    pub devices: Vec<Arc<Device>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AgentSettings {
+    pub name: String,
+    pub listen: Option<String>,
+    pub concurrency: usize,
+    pub self_metrics_interval: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct SpoolSettings {
+    pub dir: PathBuf,
+    pub max_bytes: u64,
+    pub fsync: bool,
+}
+
+#[derive(Debug, Clone)]
+pub enum InfluxApi {
+    V2 {
+        org: String,
+        bucket: String,
+        token: Secret,
+    },
+    V1 {
+        database: String,
+        retention_policy: Option<String>,
+        username: Option<String>,
+        password: Option<Secret>,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct InfluxSettings {
+    pub url: String,
+    pub api: InfluxApi,
+    pub batch_size: usize,
+    pub flush_interval: Duration,
+    pub gzip: bool,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthProtocol {
+    Md5,
+    Sha1,
+    Sha224,
+    Sha256,
+    Sha384,
+    Sha512,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrivProtocol {
+    Des,
+    Aes128,
+    Aes192,
+    Aes256,
+}
+
+#[derive(Debug, Clone)]
+pub enum SnmpCredentials {
+    V2c {
+        community: Secret,
+    },
+    V3 {
+        user: String,
+        auth: Option<(AuthProtocol, Secret)>,
+        privacy: Option<(PrivProtocol, Secret)>,
+        context: String,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct SnmpSettings {
+    pub credentials: SnmpCredentials,
+    pub port: u16,
+    pub timeout: Duration,
+    pub retries: u32,
+    pub max_repetitions: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct IcmpSettings {
+    pub count: u16,
+    pub interval: Duration,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct Device {
+    pub name: String,
+    pub address: String,
+    pub tags: BTreeMap<String, String>,
+    pub interval: Duration,
+    pub jitter: Duration,
+    pub snmp: Option<SnmpSettings>,
+    pub profiles: Vec<Arc<Profile>>,
+    pub icmp: Option<IcmpSettings>,
+}
+
+impl Config {
+    /// Reads, parses and validates a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses and validates configuration text; `path` is used for messages and to
+    /// resolve relative profile files.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let raw: raw::RawConfig = serde_yaml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        resolve::resolve(raw, path)
+    }
+
+    pub fn device(&self, name: &str) -> Option<&Arc<Device>> {
+        self.devices.iter().find(|d| d.name == name)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,108 @@
+//! Secrets are never written into the configuration: it names an environment variable or
+//! a file, and the value is held in [`Secret`], whose `Debug` and `Display` are redacted.
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+/// Where a secret comes from: `{env: NAME}` or `{file: /path}`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "RawSecretRef")]
+pub enum SecretRef {
+    Env(String),
+    File(PathBuf),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSecretRef {
+    env: Option<String>,
+    file: Option<PathBuf>,
+}
+
+impl TryFrom<RawSecretRef> for SecretRef {
+    type Error = String;
+
+    fn try_from(r: RawSecretRef) -> Result<Self, String> {
+        match (r.env, r.file) {
+            (Some(e), None) => Ok(SecretRef::Env(e)),
+            (None, Some(f)) => Ok(SecretRef::File(f)),
+            _ => Err("a secret is `{env: VARIABLE}` or `{file: /path}` (exactly one)".into()),
+        }
+    }
+}
+
+/// A resolved secret value. It can only be read through [`Secret::expose`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl SecretRef {
+    /// Reads the value. A file's trailing newline is removed (as written by `echo`).
+    pub fn resolve(&self) -> Result<Secret, String> {
+        match self {
+            SecretRef::Env(name) => match std::env::var(name) {
+                Ok(v) if !v.is_empty() => Ok(Secret(v)),
+                Ok(_) => Err(format!("environment variable {name} is empty")),
+                Err(_) => Err(format!(
+                    "environment variable {name} is not set; export it or use {{file: PATH}}"
+                )),
+            },
+            SecretRef::File(path) => match std::fs::read_to_string(path) {
+                Ok(v) => {
+                    let v = v.trim_end_matches(['\n', '\r']).to_string();
+                    if v.is_empty() {
+                        Err(format!("secret file {} is empty", path.display()))
+                    } else {
+                        Ok(Secret(v))
+                    }
+                }
+                Err(e) => Err(format!("cannot read secret file {}: {e}", path.display())),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_and_display_never_show_the_value() {
+        let s = Secret::new("hunter2");
+        assert!(!format!("{s:?} {s}").contains("hunter2"));
+        assert_eq!(s.expose(), "hunter2");
+    }
+
+    #[test]
+    fn file_secret_loses_its_trailing_newline() {
+        let dir = std::env::temp_dir().join(format!("vigil-secret-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("c");
+        std::fs::write(&f, "s3cret\n").unwrap();
+        assert_eq!(SecretRef::File(f).resolve().unwrap().expose(), "s3cret");
+        let missing = SecretRef::Env("VIGIL_TEST_SURELY_UNSET_VAR".into()).resolve();
+        assert!(missing.unwrap_err().contains("is not set"));
+    }
+}

@@ -1,0 +1,107 @@
+//! vigil-agent: the tenant collector (SNMP and ICMP into InfluxDB). The cluster role
+//! (alerting) will be another subcommand.
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use vigil_agent::commands::{self, CommandError};
+use vigil_agent::config::Config;
+
+/// vigil's collector: polls SNMP v2c/v3 and ICMP and writes to InfluxDB.
+#[derive(Parser)]
+#[command(name = "vigil-agent", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the collector until SIGTERM.
+    Run {
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// One collection cycle, printed as InfluxDB line protocol; nothing is written.
+    Once {
+        #[arg(long)]
+        config: PathBuf,
+        /// Only this device.
+        #[arg(long)]
+        device: Option<String>,
+    },
+    /// Validate a configuration file.
+    CheckConfig { file: PathBuf },
+    /// Convert a Telegraf config's [[inputs.snmp]] and [[inputs.ping]] into vigil devices.
+    ImportTelegraf { file: PathBuf },
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("VIGIL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the tokio runtime")
+}
+
+fn exec(cli: Cli) -> Result<(), (u8, anyhow::Error)> {
+    let fail = |e: CommandError| (e.exit_code(), anyhow::Error::new(e));
+    let rt = || runtime().map_err(|e| (1, e));
+    match cli.command {
+        Command::Run { config } => {
+            let c = Config::load(&config).map_err(|e| fail(e.into()))?;
+            rt()?.block_on(commands::run(c)).map_err(fail)
+        }
+        Command::Once { config, device } => {
+            let c = Config::load(&config).map_err(|e| fail(e.into()))?;
+            let (text, errors) = rt()?
+                .block_on(commands::once(&c, device.as_deref()))
+                .map_err(fail)?;
+            print!("{text}");
+            for (dev, err) in &errors {
+                eprintln!("device {dev}: {err}");
+            }
+            if errors.is_empty() {
+                Ok(())
+            } else {
+                Err((1, anyhow::anyhow!("{} device poll(s) failed", errors.len())))
+            }
+        }
+        Command::CheckConfig { file } => {
+            println!("{}", commands::check_config(&file).map_err(fail)?);
+            Ok(())
+        }
+        Command::ImportTelegraf { file } => {
+            let out = vigil_agent::telegraf::import_file(&file)
+                .map_err(|e| (2, anyhow::Error::new(e)))?;
+            print!("{}", out.yaml);
+            for w in &out.warnings {
+                eprintln!("not converted: {w}");
+            }
+            for s in &out.secrets {
+                eprintln!("secret: {s}");
+            }
+            Ok(())
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    init_tracing();
+    match exec(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err((code, e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(code)
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! Collects points into batches of at most `batch_size` lines, flushed at the latest after
+//! `flush_interval`, and puts each batch (gzipped if configured) into the spool.
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use tokio::sync::mpsc;
+
+use crate::lineproto;
+use crate::point::Point;
+use crate::spool::Spool;
+use crate::telemetry::{Event, Metrics};
+
+/// Where pollers send their points.
+#[derive(Clone)]
+pub struct BatcherHandle {
+    tx: mpsc::Sender<Vec<Point>>,
+}
+
+impl BatcherHandle {
+    /// Queues points; waits if the batcher is behind (back-pressure, never drops).
+    pub async fn send(&self, points: Vec<Point>) {
+        if !points.is_empty() {
+            let _ = self.tx.send(points).await;
+        }
+    }
+}
+
+pub struct Batcher {
+    rx: mpsc::Receiver<Vec<Point>>,
+    spool: Arc<Spool>,
+    metrics: Arc<Metrics>,
+    batch_size: usize,
+    flush_interval: Duration,
+    gzip: bool,
+    buf: String,
+    lines: usize,
+}
+
+impl Batcher {
+    pub fn new(
+        spool: Arc<Spool>,
+        metrics: Arc<Metrics>,
+        batch_size: usize,
+        flush_interval: Duration,
+        gzip: bool,
+    ) -> (Batcher, BatcherHandle) {
+        let (tx, rx) = mpsc::channel(1024);
+        (
+            Batcher {
+                rx,
+                spool,
+                metrics,
+                batch_size,
+                flush_interval,
+                gzip,
+                buf: String::new(),
+                lines: 0,
+            },
+            BatcherHandle { tx },
+        )
+    }
+
+    /// Runs until every handle is dropped; then flushes what is left.
+    pub async fn run(mut self) {
+        let mut tick = tokio::time::interval(self.flush_interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                msg = self.rx.recv() => match msg {
+                    Some(points) => {
+                        for p in &points {
+                            if lineproto::encode_into(&mut self.buf, p) {
+                                self.lines += 1;
+                                if self.lines >= self.batch_size {
+                                    self.flush();
+                                }
+                            }
+                        }
+                    }
+                    None => break,
+                },
+                _ = tick.tick() => self.flush(),
+            }
+        }
+        self.flush();
+    }
+
+    fn flush(&mut self) {
+        if self.lines == 0 {
+            return;
+        }
+        let text = std::mem::take(&mut self.buf);
+        let lines = std::mem::replace(&mut self.lines, 0) as u64;
+        let body = if self.gzip {
+            let mut enc = GzEncoder::new(Vec::with_capacity(text.len() / 6), Compression::fast());
+            match enc.write_all(text.as_bytes()).and_then(|()| enc.finish()) {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::error!(error = %e, "gzip failed; spooling uncompressed");
+                    return self.push(text.into_bytes(), lines, false);
+                }
+            }
+        } else {
+            text.into_bytes()
+        };
+        self.push(body, lines, self.gzip);
+    }
+
+    fn push(&mut self, body: Vec<u8>, lines: u64, gzip: bool) {
+        match self.spool.push(&body, lines, gzip) {
+            Ok(pushed) => {
+                if pushed.dropped_points > 0 {
+                    self.metrics
+                        .points_dropped
+                        .fetch_add(pushed.dropped_points, Relaxed);
+                    tracing::error!(
+                        dropped_points = pushed.dropped_points,
+                        dropped_batches = pushed.dropped_batches,
+                        "spool full: oldest data dropped"
+                    );
+                    self.metrics.emit(Event::SpoolOverflow {
+                        dropped_points: pushed.dropped_points,
+                        dropped_batches: pushed.dropped_batches,
+                    });
+                }
+            }
+            Err(e) => {
+                self.metrics.points_dropped.fetch_add(lines, Relaxed);
+                tracing::error!(error = %e, points = lines, "cannot spool batch: points dropped");
+            }
+        }
+        let (batches, bytes, points) = self.spool.stats();
+        self.metrics.spool_batches.store(batches as u64, Relaxed);
+        self.metrics.spool_bytes.store(bytes, Relaxed);
+        self.metrics.spool_points.store(points, Relaxed);
+    }
+}

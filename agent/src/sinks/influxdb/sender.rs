@@ -1,0 +1,164 @@
+//! Sends spooled batches oldest first. Temporary failures are retried with exponential
+//! backoff (honouring `Retry-After`); a batch refused for its content is split in halves
+//! until the offending lines are isolated, and only those are dropped and counted.
+use std::io::Read;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+
+use flate2::read::GzDecoder;
+use rand::Rng;
+use tokio::sync::watch;
+
+use super::client::{InfluxClient, WriteOutcome};
+use crate::spool::Spool;
+use crate::telemetry::Metrics;
+
+const MIN_BACKOFF: Duration = Duration::from_millis(500);
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+fn jittered(d: Duration) -> Duration {
+    d.mul_f64(rand::rng().random_range(0.8..1.2))
+}
+
+fn gzip(text: &[u8]) -> Vec<u8> {
+    use flate2::Compression;
+    use flate2::write::GzEncoder;
+    use std::io::Write;
+    let mut e = GzEncoder::new(Vec::new(), Compression::fast());
+    if e.write_all(text).is_err() {
+        return text.to_vec();
+    }
+    e.finish().unwrap_or_else(|_| text.to_vec())
+}
+
+/// Runs until `stop` becomes true and the spool has been tried once more.
+pub async fn run_sender(
+    client: InfluxClient,
+    spool: Arc<Spool>,
+    metrics: Arc<Metrics>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut backoff = MIN_BACKOFF;
+    loop {
+        let Some(entry) = spool.oldest() else {
+            if *stop.borrow() {
+                return;
+            }
+            tokio::select! {
+                _ = spool.wait() => {}
+                _ = stop.changed() => {}
+                // also re-check periodically, in case a notification raced
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+            continue;
+        };
+        let body = match spool.read(&entry) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(error = %e, "spooled batch unreadable: dropped");
+                metrics.points_dropped.fetch_add(entry.points, Relaxed);
+                spool.remove(&entry);
+                continue;
+            }
+        };
+        match client.write(body.clone(), entry.gzip).await {
+            WriteOutcome::Accepted => {
+                metrics.points_written.fetch_add(entry.points, Relaxed);
+                metrics.batches_written.fetch_add(1, Relaxed);
+                spool.remove(&entry);
+                backoff = MIN_BACKOFF;
+            }
+            WriteOutcome::BadData { reason } => {
+                tracing::warn!(points = entry.points, %reason, "batch refused: splitting to find the bad lines");
+                let text = if entry.gzip {
+                    let mut s = Vec::new();
+                    if GzDecoder::new(&body[..]).read_to_end(&mut s).is_err() {
+                        s.clear();
+                    }
+                    s
+                } else {
+                    body
+                };
+                let lines: Vec<&[u8]> = text
+                    .split(|&b| b == b'\n')
+                    .filter(|l| !l.is_empty())
+                    .collect();
+                let (ok, bad) = split_send(&client, &lines, entry.gzip, &metrics).await;
+                match (ok, bad) {
+                    (Some(ok), bad) => {
+                        metrics.points_written.fetch_add(ok, Relaxed);
+                        metrics.points_rejected.fetch_add(bad, Relaxed);
+                        spool.remove(&entry);
+                    }
+                    (None, _) => {
+                        // InfluxDB went away while splitting: retry the whole batch later
+                        tokio::time::sleep(jittered(backoff)).await;
+                        backoff = (backoff * 2).min(MAX_BACKOFF);
+                    }
+                }
+            }
+            outcome => {
+                let (reason, retry_after, refused) = match outcome {
+                    WriteOutcome::Retry {
+                        reason,
+                        retry_after,
+                    } => (reason, retry_after, false),
+                    WriteOutcome::Refused { reason } => (reason, None, true),
+                    _ => (String::new(), None, false),
+                };
+                metrics.write_errors.fetch_add(1, Relaxed);
+                let wait = retry_after
+                    .map_or_else(|| jittered(backoff), |r| r.min(Duration::from_secs(600)));
+                if refused {
+                    tracing::error!(%reason, retry_in = ?wait, "InfluxDB refused the write: check url, org/bucket or database and credentials");
+                } else {
+                    tracing::warn!(%reason, retry_in = ?wait, spooled_points = spool.stats().2, "write failed; data stays spooled");
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = stop.changed() => if *stop.borrow() { return; },
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+}
+
+/// Sends `lines` in halves until each part is accepted or a single line is refused.
+/// Returns (accepted, rejected) line counts, or `None` if a temporary error interrupted.
+async fn split_send(
+    client: &InfluxClient,
+    lines: &[&[u8]],
+    gzip_on: bool,
+    metrics: &Metrics,
+) -> (Option<u64>, u64) {
+    let mut stack: Vec<&[&[u8]]> = vec![lines];
+    let (mut ok, mut bad) = (0u64, 0u64);
+    while let Some(part) = stack.pop() {
+        if part.is_empty() {
+            continue;
+        }
+        let mut text = part.join(&b'\n');
+        text.push(b'\n');
+        let body = if gzip_on { gzip(&text) } else { text };
+        match client.write(body, gzip_on).await {
+            WriteOutcome::Accepted => ok += part.len() as u64,
+            WriteOutcome::BadData { reason } if part.len() == 1 => {
+                bad += 1;
+                let line = String::from_utf8_lossy(part[0]);
+                tracing::error!(line = %line.chars().take(500).collect::<String>(), %reason, "point rejected by InfluxDB: dropped");
+            }
+            WriteOutcome::BadData { .. } => {
+                let (a, b) = part.split_at(part.len() / 2);
+                stack.push(b);
+                stack.push(a);
+            }
+            _ => {
+                metrics.write_errors.fetch_add(1, Relaxed);
+                return (None, bad);
+            }
+        }
+    }
+    (Some(ok), bad)
+}

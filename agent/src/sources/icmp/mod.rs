@@ -1,0 +1,131 @@
+//! ICMP echo with surge-ping. One socket per address family is shared by every target,
+//! so thousands of hosts are pinged at once. Unprivileged ICMP (datagram) sockets are used
+//! when `net.ipv4.ping_group_range` includes the process's group, raw sockets otherwise.
+mod socket;
+mod stats;
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use surge_ping::{Client, PingIdentifier, PingSequence, SurgeError};
+
+pub use socket::SocketKind;
+pub use stats::PingStats;
+
+use crate::config::{Device, IcmpSettings};
+use crate::point::Point;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IcmpError {
+    #[error(
+        "cannot open an ICMPv{family} socket ({kind:?}): {source}; allow unprivileged ICMP with sysctl net.ipv4.ping_group_range or grant CAP_NET_RAW"
+    )]
+    Socket {
+        family: u8,
+        kind: SocketKind,
+        source: std::io::Error,
+    },
+}
+
+/// Sends echo requests for every device that has ICMP enabled.
+pub struct Pinger {
+    v4: Client,
+    v6: Option<Client>,
+    kind: SocketKind,
+}
+
+const PAYLOAD: [u8; 56] = [0x5a; 56];
+
+impl Pinger {
+    pub fn new() -> Result<Pinger, IcmpError> {
+        let kind = socket::choose();
+        let v4 = socket::client(false).map_err(|source| IcmpError::Socket {
+            family: 4,
+            kind,
+            source,
+        })?;
+        // IPv6 may be disabled on the host; only IPv6 targets need it
+        let v6 = socket::client(true).ok();
+        tracing::info!(socket = ?kind, ipv6 = v6.is_some(), "ICMP sockets open");
+        Ok(Pinger { v4, v6, kind })
+    }
+
+    pub fn kind(&self) -> SocketKind {
+        self.kind
+    }
+
+    /// Pings `address` `count` times, one echo every `interval`, each answered within
+    /// `timeout` or counted as lost.
+    pub async fn ping(&self, address: &str, s: &IcmpSettings) -> PingStats {
+        let ip = match resolve(address).await {
+            Some(ip) => ip,
+            None => return PingStats::unresolved(),
+        };
+        let client = match (ip, &self.v6) {
+            (IpAddr::V4(_), _) => &self.v4,
+            (IpAddr::V6(_), Some(c)) => c,
+            (IpAddr::V6(_), None) => return PingStats::error(s.count),
+        };
+        let ident = PingIdentifier(rand::random());
+        let start = Instant::now();
+        let echoes = (0..s.count).map(|seq| {
+            let client = client.clone();
+            let timeout = s.timeout;
+            let at = start + s.interval * u32::from(seq);
+            async move {
+                tokio::time::sleep_until(at.into()).await;
+                let mut pinger = client.pinger(ip, ident).await;
+                pinger.timeout(timeout);
+                // measured here: surge-ping starts its clock after the send returns, which
+                // can be after a fast reply was already received (RTT 0)
+                let sent = Instant::now();
+                match pinger.ping(PingSequence(seq), &PAYLOAD).await {
+                    Ok(_) => Ok(Some(sent.elapsed())),
+                    Err(SurgeError::Timeout { .. }) => Ok(None),
+                    Err(e) => Err(e),
+                }
+            }
+        });
+        let results = futures::future::join_all(echoes).await;
+        let mut rtts: Vec<Duration> = Vec::new();
+        let mut sent = 0u32;
+        let mut errors = 0u32;
+        for r in results {
+            match r {
+                Ok(Some(rtt)) => {
+                    sent += 1;
+                    rtts.push(rtt);
+                }
+                Ok(None) => sent += 1,
+                Err(e) => {
+                    errors += 1;
+                    tracing::debug!(%address, error = %e, "echo failed");
+                }
+            }
+        }
+        PingStats::from_rtts(sent, &rtts, errors)
+    }
+}
+
+async fn resolve(address: &str) -> Option<IpAddr> {
+    if let Ok(ip) = address.parse::<IpAddr>() {
+        return Some(ip);
+    }
+    tokio::net::lookup_host((address, 0))
+        .await
+        .ok()?
+        .next()
+        .map(|a| a.ip())
+}
+
+/// The Telegraf-compatible `ping` point of one device.
+pub fn point(device: &Device, stats: &PingStats, ts: i64) -> Point {
+    let mut p = Point::new("ping", ts);
+    let tags: BTreeMap<String, String> = device.tags.clone();
+    p.with_tags(&tags);
+    p.tag("device", device.name.clone());
+    p.tag("url", device.address.clone());
+    stats.fields_into(&mut p);
+    p
+}

@@ -1,0 +1,3 @@
+//! Where data comes from: SNMP devices and ICMP echo.
+pub mod icmp;
+pub mod snmp;

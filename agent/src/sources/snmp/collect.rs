@@ -1,0 +1,202 @@
+//! One SNMP poll of one device: scalars with GET, tables with GETBULK walks, turned into
+//! points with the device's tags. A failure part-way keeps what was already collected.
+use std::collections::BTreeMap;
+
+use super::client::{SnmpError, SnmpSession};
+use super::derive;
+use super::oid::{Oid, index_string};
+use super::profile::Derive;
+use super::value::SnmpValue;
+use super::walk::{WalkStats, walk_columns};
+use crate::config::{Device, SnmpSettings};
+use crate::point::Point;
+
+/// What one poll produced.
+#[derive(Debug)]
+pub struct SnmpPoll {
+    pub points: Vec<Point>,
+    /// Number of values received from the device.
+    pub values: usize,
+    pub requests: u32,
+    /// Set when the poll failed (possibly after some points were collected).
+    pub error: Option<SnmpError>,
+}
+
+/// State kept between polls of one device.
+#[derive(Debug, Clone)]
+pub struct SnmpState {
+    /// max-repetitions that the device accepted (shrinks on tooBig).
+    pub max_reps: u32,
+}
+
+impl SnmpState {
+    pub fn new(settings: &SnmpSettings) -> Self {
+        SnmpState {
+            max_reps: settings.max_repetitions,
+        }
+    }
+}
+
+/// Tags every SNMP point of the device carries.
+pub fn device_tags(device: &Device) -> BTreeMap<String, String> {
+    let mut t = device.tags.clone();
+    t.insert("device".into(), device.name.clone());
+    t.insert("agent_host".into(), device.address.clone());
+    t
+}
+
+const GET_CHUNK: usize = 32;
+
+async fn get_scalars(
+    s: &mut SnmpSession,
+    oids: &[Oid],
+    requests: &mut u32,
+) -> Result<BTreeMap<Oid, SnmpValue>, SnmpError> {
+    let mut out = BTreeMap::new();
+    let mut chunk = GET_CHUNK;
+    let mut i = 0;
+    while i < oids.len() {
+        let end = (i + chunk).min(oids.len());
+        *requests += 1;
+        match s.get(&oids[i..end]).await {
+            Ok(vb) => {
+                for (oid, v) in vb {
+                    if v.is_value() {
+                        out.insert(oid, v);
+                    }
+                }
+                i = end;
+            }
+            Err(SnmpError::TooBig) if chunk > 1 => chunk /= 2,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}
+
+/// Polls `device` once. `ts` (ns) is the timestamp of every point of this poll.
+pub async fn collect(
+    device: &Device,
+    settings: &SnmpSettings,
+    state: &mut SnmpState,
+    ts: i64,
+) -> SnmpPoll {
+    let mut poll = SnmpPoll {
+        points: Vec::new(),
+        values: 0,
+        requests: 0,
+        error: None,
+    };
+    let mut session = match SnmpSession::connect(&device.address, settings).await {
+        Ok(s) => s,
+        Err(e) => {
+            poll.error = Some(e);
+            return poll;
+        }
+    };
+    if let Err(e) = collect_with(&mut session, device, state, ts, &mut poll).await {
+        poll.error = Some(e);
+    }
+    poll
+}
+
+async fn collect_with(
+    session: &mut SnmpSession,
+    device: &Device,
+    state: &mut SnmpState,
+    ts: i64,
+    poll: &mut SnmpPoll,
+) -> Result<(), SnmpError> {
+    let base = device_tags(device);
+    // scalars: one GET for all profiles
+    let mut scalar_oids: Vec<Oid> = device
+        .profiles
+        .iter()
+        .flat_map(|p| p.scalars.iter().map(|s| s.oid.clone()))
+        .collect();
+    scalar_oids.sort();
+    scalar_oids.dedup();
+    let values = get_scalars(session, &scalar_oids, &mut poll.requests).await?;
+    poll.values += values.len();
+    let mut scalar_tags: BTreeMap<String, String> = BTreeMap::new();
+    let mut scalar_points: BTreeMap<String, Point> = BTreeMap::new();
+    for s in device.profiles.iter().flat_map(|p| p.scalars.iter()) {
+        let Some(v) = values.get(&s.oid) else {
+            continue;
+        };
+        if s.tag {
+            scalar_tags.insert(s.name.clone(), v.as_text());
+        } else if let Some(f) = v.to_field(s.conversion) {
+            scalar_points
+                .entry(s.measurement.clone())
+                .or_insert_with(|| Point::new(s.measurement.clone(), ts))
+                .field(&s.name, f);
+        }
+    }
+    for (_, mut p) in scalar_points {
+        p.with_tags(&base);
+        p.with_tags(&scalar_tags);
+        poll.points.push(p);
+    }
+
+    for profile in &device.profiles {
+        let mut rows_out: Vec<Point> = Vec::new();
+        let mut derive = Derive::None;
+        for table in &profile.tables {
+            let oids: Vec<Oid> = table.columns.iter().map(|c| c.oid.clone()).collect();
+            let mut stats = WalkStats { requests: 0 };
+            let walked = walk_columns(session, &oids, &mut state.max_reps, &mut stats).await;
+            poll.requests += stats.requests;
+            let columns = walked?;
+            let mut rows: BTreeMap<Vec<u32>, Point> = BTreeMap::new();
+            let mut row_tags: BTreeMap<Vec<u32>, BTreeMap<String, String>> = BTreeMap::new();
+            for (col, values) in table.columns.iter().zip(columns) {
+                poll.values += values.len();
+                for (index, v) in values {
+                    if col.tag {
+                        row_tags
+                            .entry(index)
+                            .or_default()
+                            .insert(col.name.clone(), v.as_text());
+                    } else if let Some(f) = v.to_field(col.conversion) {
+                        rows.entry(index)
+                            .or_insert_with(|| Point::new(table.measurement.clone(), ts))
+                            .field(&col.name, f);
+                    }
+                }
+            }
+            for (index, mut p) in rows {
+                p.with_tags(&base);
+                for t in &table.inherit_tags {
+                    if let Some(v) = scalar_tags.get(t) {
+                        p.tag(t, v.clone());
+                    }
+                }
+                if let Some(tags) = row_tags.get(&index) {
+                    p.with_tags(tags);
+                }
+                if let Some(it) = &table.index_tag {
+                    p.tag(it, index_string(&index));
+                }
+                if table.derive == Derive::EntitySensor {
+                    derive::entity_sensor(&mut p);
+                }
+                rows_out.push(p);
+            }
+            if table.derive != Derive::None {
+                derive = table.derive;
+            }
+        }
+        if derive == Derive::HostResources {
+            let mut tags = base.clone();
+            if let Some(h) = scalar_tags.get("hostname") {
+                tags.insert("hostname".into(), h.clone());
+            }
+            if let Some(p) = derive::host_resources(&rows_out, &tags, ts) {
+                rows_out.push(p);
+            }
+        }
+        poll.points.extend(rows_out);
+    }
+    Ok(())
+}

@@ -1,0 +1,71 @@
+//! An owned numeric OID. Printed like net-snmp's `-On` (`.1.3.6.1.2.1.1.5.0`).
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Oid(pub Vec<u32>);
+
+impl Oid {
+    pub fn parse(text: &str) -> Result<Oid, String> {
+        let t = text.trim().trim_start_matches('.');
+        if t.is_empty() {
+            return Err(format!("empty OID {text:?}"));
+        }
+        t.split('.')
+            .map(|p| {
+                p.parse::<u32>()
+                    .map_err(|_| format!("OID {text:?} has a non-numeric part {p:?}"))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Oid)
+    }
+
+    pub fn starts_with(&self, prefix: &Oid) -> bool {
+        self.0.starts_with(&prefix.0)
+    }
+
+    pub fn join(&self, suffix: &Oid) -> Oid {
+        let mut v = self.0.clone();
+        v.extend_from_slice(&suffix.0);
+        Oid(v)
+    }
+
+    /// The part after `prefix` (a table row index), as `a.b.c`.
+    pub fn suffix_after(&self, prefix: &Oid) -> Option<&[u32]> {
+        self.0.strip_prefix(prefix.0.as_slice())
+    }
+
+    pub fn to_snmp(&self) -> Result<snmp2::Oid<'static>, String> {
+        let arcs: Vec<u64> = self.0.iter().map(|&a| u64::from(a)).collect();
+        snmp2::Oid::from(arcs.as_slice()).map_err(|e| format!("cannot encode OID {self}: {e:?}"))
+    }
+
+    pub fn from_snmp(oid: &snmp2::Oid<'_>) -> Option<Oid> {
+        oid.iter()
+            .map(|it| {
+                it.map(|a| u32::try_from(a).ok())
+                    .collect::<Option<Vec<u32>>>()
+            })
+            .and_then(|v| v.map(Oid))
+    }
+}
+
+/// Formats a row index the way it is shown in tags: `1` or `1.2.3`.
+pub fn index_string(index: &[u32]) -> String {
+    let mut s = String::new();
+    for (i, a) in index.iter().enumerate() {
+        if i > 0 {
+            s.push('.');
+        }
+        s.push_str(&a.to_string());
+    }
+    s
+}
+
+impl fmt::Display for Oid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for a in &self.0 {
+            write!(f, ".{a}")?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,201 @@
+//! Profiles: what to collect from a device. The built-in ones (`system`, `if-mib`,
+//! `host-resources`, `entity-sensor`) and user profiles from the configuration resolve to
+//! the same [`Profile`] type.
+use crate::config::raw::{RawField, RawProfile, RawTable};
+
+use super::mib;
+use super::oid::Oid;
+
+/// How a raw SNMP value becomes a field value.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum Conversion {
+    /// Numbers stay integers, strings stay strings, OIDs print as `.1.3...`.
+    #[default]
+    Auto,
+    Int,
+    Float,
+    /// Divide by 10^N and report a float.
+    Scaled(u8),
+    String,
+    HwAddr,
+    IpAddr,
+}
+
+impl Conversion {
+    pub fn parse(s: &str) -> Result<Conversion, String> {
+        Ok(match s {
+            "int" => Conversion::Int,
+            "float" => Conversion::Float,
+            "string" => Conversion::String,
+            "hwaddr" => Conversion::HwAddr,
+            "ipaddr" => Conversion::IpAddr,
+            s if s.starts_with("float(") && s.ends_with(')') => {
+                let n = &s[6..s.len() - 1];
+                Conversion::Scaled(n.parse().map_err(|_| format!("bad precision in {s:?}"))?)
+            }
+            _ => {
+                return Err(format!(
+                    "unknown conversion {s:?}; use int, float, float(N), string, hwaddr or ipaddr"
+                ));
+            }
+        })
+    }
+}
+
+/// A scalar object (fetched with GET), reported as a field or tag of `measurement`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scalar {
+    pub measurement: String,
+    pub name: String,
+    pub oid: Oid,
+    pub tag: bool,
+    pub conversion: Conversion,
+}
+
+/// A table column (walked with GETBULK); rows are joined by index.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Column {
+    pub name: String,
+    pub oid: Oid,
+    pub tag: bool,
+    pub conversion: Conversion,
+}
+
+/// Post-processing that a built-in profile adds on top of its raw rows.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Derive {
+    None,
+    /// `host_resources` summary (CPU load, memory) from hrProcessorTable/hrStorageTable.
+    HostResources,
+    /// `sensor_type` tag and scaled `value` for ENTITY-SENSOR-MIB rows.
+    EntitySensor,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table {
+    pub measurement: String,
+    pub columns: Vec<Column>,
+    pub index_tag: Option<String>,
+    pub inherit_tags: Vec<String>,
+    pub derive: Derive,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Profile {
+    pub name: String,
+    pub scalars: Vec<Scalar>,
+    pub tables: Vec<Table>,
+}
+
+fn valid_name(kind: &str, name: &str) -> Result<(), String> {
+    if name.is_empty() || name.starts_with('#') || name.starts_with('_') {
+        return Err(format!(
+            "{kind} name {name:?} must be non-empty and not start with '#' or '_'"
+        ));
+    }
+    Ok(())
+}
+
+fn resolve_field(f: &RawField, what: &str) -> Result<(String, Oid, Conversion), String> {
+    let r = mib::resolve(&f.oid).map_err(|e| format!("{what}: {e}"))?;
+    let name = f.name.clone().unwrap_or(r.name);
+    if name.is_empty() {
+        return Err(format!(
+            "{what}: oid {:?} is numeric, so `name` is required",
+            f.oid
+        ));
+    }
+    valid_name("field", &name).map_err(|e| format!("{what}: {e}"))?;
+    let conversion = match &f.conversion {
+        Some(c) => Conversion::parse(c).map_err(|e| format!("{what}: {e}"))?,
+        None if name == "ifPhysAddress" => Conversion::HwAddr,
+        None => Conversion::Auto,
+    };
+    Ok((name, r.oid, conversion))
+}
+
+fn resolve_table(t: &RawTable, what: &str) -> Result<Table, String> {
+    let mut columns = Vec::new();
+    let mut measurement = t.name.clone();
+    if let Some(oid) = &t.oid {
+        let r = mib::resolve(oid).map_err(|e| format!("{what}.oid: {e}"))?;
+        let cols = r.columns.ok_or_else(|| {
+            format!("{what}.oid: {oid:?} is not a built-in table; list its columns under `fields`")
+        })?;
+        measurement = measurement.or(Some(r.name));
+        columns.extend(cols.into_iter().map(|(name, oid)| Column {
+            conversion: if name == "ifPhysAddress" {
+                Conversion::HwAddr
+            } else {
+                Conversion::Auto
+            },
+            name,
+            oid,
+            tag: false,
+        }));
+    }
+    for (i, f) in t.fields.iter().enumerate() {
+        let (name, oid, conversion) = resolve_field(f, &format!("{what}.fields[{i}]"))?;
+        // a listed field overrides the same column taken from `oid`
+        columns.retain(|c| c.name != name && c.oid != oid);
+        columns.push(Column {
+            name,
+            oid,
+            tag: f.tag,
+            conversion,
+        });
+    }
+    let measurement =
+        measurement.ok_or_else(|| format!("{what}: a table needs `name` (or a table `oid`)"))?;
+    valid_name("measurement", &measurement).map_err(|e| format!("{what}: {e}"))?;
+    if columns.iter().all(|c| c.tag) {
+        return Err(format!(
+            "{what}: table {measurement:?} has no field columns"
+        ));
+    }
+    Ok(Table {
+        measurement,
+        columns,
+        index_tag: t.index_tag.clone(),
+        inherit_tags: t.inherit_tags.clone(),
+        derive: Derive::None,
+    })
+}
+
+impl Profile {
+    /// Resolves a user profile; `what` is its location for error messages.
+    pub fn from_raw(name: &str, raw: &RawProfile, what: &str) -> Result<Profile, String> {
+        let measurement = raw
+            .measurement
+            .clone()
+            .unwrap_or_else(|| "snmp".to_string());
+        valid_name("measurement", &measurement).map_err(|e| format!("{what}.measurement: {e}"))?;
+        let mut scalars = Vec::new();
+        for (i, f) in raw.fields.iter().enumerate() {
+            let (fname, oid, conversion) = resolve_field(f, &format!("{what}.fields[{i}]"))?;
+            scalars.push(Scalar {
+                measurement: measurement.clone(),
+                name: fname,
+                oid,
+                tag: f.tag,
+                conversion,
+            });
+        }
+        let tables = raw
+            .tables
+            .iter()
+            .enumerate()
+            .map(|(i, t)| resolve_table(t, &format!("{what}.tables[{i}]")))
+            .collect::<Result<Vec<_>, _>>()?;
+        if scalars.is_empty() && tables.is_empty() {
+            return Err(format!(
+                "{what}: profile {name:?} has no fields and no tables"
+            ));
+        }
+        Ok(Profile {
+            name: name.to_string(),
+            scalars,
+            tables,
+        })
+    }
+}

@@ -1,0 +1,274 @@
+//! The durable spool: every batch is written to disk before it is sent and removed only
+//! once InfluxDB accepted it, so an outage or an agent restart loses nothing. Batches are
+//! sent oldest first. The spool is bounded: when a new batch does not fit, the oldest
+//! batches are dropped and the loss is returned to the caller, which reports it.
+use std::collections::VecDeque;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use tokio::sync::Notify;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SpoolError {
+    #[error("spool directory {dir}: {source}")]
+    Dir {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("spool file {path}: {source}")]
+    File {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// One spooled batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub seq: u64,
+    pub points: u64,
+    pub bytes: u64,
+    pub gzip: bool,
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    entries: VecDeque<Entry>,
+    bytes: u64,
+    points: u64,
+    next_seq: u64,
+    in_flight: Option<u64>,
+}
+
+#[derive(Debug)]
+pub struct Spool {
+    dir: PathBuf,
+    max_bytes: u64,
+    fsync: bool,
+    state: Mutex<State>,
+    notify: Notify,
+}
+
+/// What happened when a batch was added.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Pushed {
+    /// Points of older batches dropped to stay within the bound.
+    pub dropped_points: u64,
+    pub dropped_batches: u64,
+}
+
+fn parse_name(name: &str) -> Option<(u64, u64, bool)> {
+    let (stem, gzip) = match name.strip_suffix(".lp.gz") {
+        Some(s) => (s, true),
+        None => (name.strip_suffix(".lp")?, false),
+    };
+    let (seq, points) = stem.split_once('-')?;
+    Some((
+        u64::from_str_radix(seq, 16).ok()?,
+        points.parse().ok()?,
+        gzip,
+    ))
+}
+
+impl Spool {
+    /// Opens (or creates) the spool directory and indexes the batches already in it.
+    pub fn open(dir: &Path, max_bytes: u64, fsync: bool) -> Result<Spool, SpoolError> {
+        let derr = |source| SpoolError::Dir {
+            dir: dir.to_path_buf(),
+            source,
+        };
+        fs::create_dir_all(dir).map_err(derr)?;
+        let mut entries = Vec::new();
+        for e in fs::read_dir(dir).map_err(derr)? {
+            let e = e.map_err(derr)?;
+            let name = e.file_name().to_string_lossy().into_owned();
+            let path = e.path();
+            if name.ends_with(".tmp") {
+                // a write interrupted by a crash: it was never acknowledged to anyone
+                let _ = fs::remove_file(&path);
+                continue;
+            }
+            let Some((seq, points, gzip)) = parse_name(&name) else {
+                continue;
+            };
+            let bytes = e.metadata().map_err(derr)?.len();
+            entries.push(Entry {
+                seq,
+                points,
+                bytes,
+                gzip,
+                path,
+            });
+        }
+        entries.sort_by_key(|e| e.seq);
+        let state = State {
+            bytes: entries.iter().map(|e| e.bytes).sum(),
+            points: entries.iter().map(|e| e.points).sum(),
+            next_seq: entries.last().map_or(0, |e| e.seq + 1),
+            entries: entries.into(),
+            in_flight: None,
+        };
+        Ok(Spool {
+            dir: dir.to_path_buf(),
+            max_bytes,
+            fsync,
+            state: Mutex::new(state),
+            notify: Notify::new(),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Appends a batch. Older batches are dropped first if the bound would be exceeded.
+    pub fn push(&self, body: &[u8], points: u64, gzip: bool) -> Result<Pushed, SpoolError> {
+        let seq = {
+            let mut st = self.lock();
+            let s = st.next_seq;
+            st.next_seq += 1;
+            s
+        };
+        let name = format!("{seq:016x}-{points}.lp{}", if gzip { ".gz" } else { "" });
+        let path = self.dir.join(&name);
+        let tmp = self.dir.join(format!("{name}.tmp"));
+        let ferr = |source| SpoolError::File {
+            path: path.clone(),
+            source,
+        };
+        {
+            let mut f = fs::File::create(&tmp).map_err(ferr)?;
+            f.write_all(body).map_err(ferr)?;
+            if self.fsync {
+                f.sync_data().map_err(ferr)?;
+            }
+        }
+        fs::rename(&tmp, &path).map_err(ferr)?;
+        let bytes = body.len() as u64;
+        let mut pushed = Pushed::default();
+        {
+            let mut st = self.lock();
+            while st.bytes + bytes > self.max_bytes {
+                let victim = st.entries.iter().position(|e| Some(e.seq) != st.in_flight);
+                let Some(i) = victim else { break };
+                let Some(e) = st.entries.remove(i) else { break };
+                let _ = fs::remove_file(&e.path);
+                st.bytes -= e.bytes;
+                st.points -= e.points;
+                pushed.dropped_points += e.points;
+                pushed.dropped_batches += 1;
+            }
+            st.bytes += bytes;
+            st.points += points;
+            // keep order by sequence even if pushes raced between seq allocation and here
+            let pos = st
+                .entries
+                .iter()
+                .position(|e| e.seq > seq)
+                .unwrap_or(st.entries.len());
+            st.entries.insert(
+                pos,
+                Entry {
+                    seq,
+                    points,
+                    bytes,
+                    gzip,
+                    path,
+                },
+            );
+        }
+        self.notify.notify_one();
+        Ok(pushed)
+    }
+
+    /// The oldest batch, marked as being sent (it will not be dropped for space).
+    pub fn oldest(&self) -> Option<Entry> {
+        let mut st = self.lock();
+        let e = st.entries.front().cloned();
+        st.in_flight = e.as_ref().map(|e| e.seq);
+        e
+    }
+
+    /// Waits until a batch may be available.
+    pub async fn wait(&self) {
+        self.notify.notified().await;
+    }
+
+    pub fn read(&self, e: &Entry) -> Result<Vec<u8>, SpoolError> {
+        fs::read(&e.path).map_err(|source| SpoolError::File {
+            path: e.path.clone(),
+            source,
+        })
+    }
+
+    /// Removes a batch after it was delivered (or definitively rejected).
+    pub fn remove(&self, e: &Entry) {
+        let mut st = self.lock();
+        if st.in_flight == Some(e.seq) {
+            st.in_flight = None;
+        }
+        if let Some(i) = st.entries.iter().position(|x| x.seq == e.seq) {
+            if let Some(x) = st.entries.remove(i) {
+                st.bytes -= x.bytes;
+                st.points -= x.points;
+            }
+            let _ = fs::remove_file(&e.path);
+        }
+    }
+
+    /// (batches, bytes, points) currently spooled.
+    pub fn stats(&self) -> (usize, u64, u64) {
+        let st = self.lock();
+        (st.entries.len(), st.bytes, st.points)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("vigil-spool-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        d
+    }
+
+    #[test]
+    fn batches_survive_reopen_in_order() {
+        let d = dir("reopen");
+        let s = Spool::open(&d, 1 << 20, false).unwrap();
+        s.push(b"a 1\n", 1, false).unwrap();
+        s.push(b"b 2\n", 2, false).unwrap();
+        fs::write(d.join("0000000000000009-1.lp.tmp"), b"half").unwrap();
+        drop(s);
+        let s = Spool::open(&d, 1 << 20, false).unwrap();
+        assert_eq!(s.stats(), (2, 8, 3));
+        let e = s.oldest().unwrap();
+        assert_eq!(s.read(&e).unwrap(), b"a 1\n");
+        s.remove(&e);
+        assert_eq!(s.read(&s.oldest().unwrap()).unwrap(), b"b 2\n");
+        s.push(b"c 3\n", 1, false).unwrap();
+        assert!(!d.join("0000000000000009-1.lp.tmp").exists());
+    }
+
+    #[test]
+    fn overflow_drops_the_oldest_and_says_so() {
+        let d = dir("overflow");
+        let s = Spool::open(&d, 10, false).unwrap();
+        assert_eq!(s.push(b"12345", 5, false).unwrap(), Pushed::default());
+        assert_eq!(s.push(b"12345", 7, false).unwrap(), Pushed::default());
+        let p = s.push(b"123", 3, false).unwrap();
+        assert_eq!(
+            p,
+            Pushed {
+                dropped_points: 5,
+                dropped_batches: 1
+            }
+        );
+        assert_eq!(s.stats(), (2, 8, 10));
+        assert_eq!(s.oldest().unwrap().points, 7);
+    }
+}

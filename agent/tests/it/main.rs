@@ -1,0 +1,1 @@
+//! Integration tests of vigil-agent against the sandbox's real peers.
