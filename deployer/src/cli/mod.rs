@@ -1,0 +1,49 @@
+//! The `vigil` command line: parses arguments, runs one command, prints its result.
+
+pub mod args;
+mod commands;
+mod flags;
+mod output;
+mod progress;
+
+pub use args::Cli;
+
+use crate::cluster;
+use crate::tenant::{self, apply, wait};
+
+/// Errors of one command; [`Error::exit_code`] says 1 (runtime) or 2 (input).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Load(#[from] tenant::LoadError),
+    #[error(transparent)]
+    Apply(#[from] apply::Error),
+    #[error(transparent)]
+    Wait(#[from] wait::WaitError),
+    #[error(transparent)]
+    Cluster(#[from] cluster::Error),
+    #[error(transparent)]
+    Build(#[from] tenant::build::Error),
+    /// Wrong usage that clap cannot see (e.g. a purge without confirmation).
+    #[error("{0}")]
+    Usage(String),
+    #[error("writing output")]
+    Output(#[from] std::io::Error),
+    #[error("encoding output")]
+    Encode(String),
+}
+
+impl Error {
+    /// 2 for invalid input or usage, 1 for everything else.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::Load(_) | Self::Usage(_) | Self::Apply(apply::Error::Credentials(_)) => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> Result<(), Error> {
+    commands::run(cli).await
+}

@@ -1,0 +1,5 @@
+//! vigil: deploys and manages per-tenant monitoring stacks on Kubernetes.
+
+pub mod cli;
+pub mod cluster;
+pub mod tenant;

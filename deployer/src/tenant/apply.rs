@@ -1,0 +1,319 @@
+//! Server-side apply (field manager `vigil`) of a tenant, idempotent, with pruning by label.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use k8s_openapi::api::core::v1::{Namespace, Secret};
+use kube::Client;
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PropagationPolicy};
+use serde::Serialize;
+
+use super::build::{
+    self, MANAGED_BY_LABEL, MANAGER, Object, SecretKey, SecretValues, TENANT_LABEL,
+};
+use super::inventory::{self, Keep};
+use super::validate::{self, PolicyMode, Problem, Redacted, Tenant};
+use crate::cluster::{self, Capabilities};
+
+/// Errors applying a tenant.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Cluster(#[from] cluster::Error),
+    /// A credential reference could not be read: input error, nothing was applied.
+    #[error(transparent)]
+    Credentials(validate::Error),
+    #[error(
+        "the cluster does not serve CiliumNetworkPolicy ({api_version}), which network policy mode \
+         cilium needs; install Cilium, or choose --network-policy=kubernetes (standard \
+         NetworkPolicies) or --network-policy=none"
+    )]
+    CiliumMissing { api_version: String },
+    #[error(
+        "namespace {0} exists and is not managed by vigil (no label {MANAGED_BY_LABEL}={MANAGER}); \
+         choose another tenant name"
+    )]
+    NotManaged(String),
+    #[error("tenant {0} already exists; change it with `vigil tenant apply -f FILE`")]
+    Exists(String),
+    #[error(transparent)]
+    Build(#[from] build::Error),
+}
+
+/// What apply did to one object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Created,
+    Configured,
+    Unchanged,
+    Pruned,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Change {
+    pub object: String,
+    pub outcome: Outcome,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub tenant: String,
+    pub changes: Vec<Change>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub cilium_api_version: String,
+    /// `create`: refuse to touch an existing tenant.
+    pub create_only: bool,
+    /// Names the input in credential errors (file path or "command line").
+    pub origin: String,
+}
+
+/// Reads every credential the tenant references, reporting all unreadable ones at once.
+pub fn read_credentials(
+    t: &Tenant,
+    origin: &str,
+) -> Result<BTreeMap<String, Redacted>, validate::Error> {
+    let mut out = BTreeMap::new();
+    let mut problems: Vec<Problem> = Vec::new();
+    for (key, reference, path) in build::collector_credentials(t) {
+        match reference.read(&path) {
+            Ok(v) => {
+                out.insert(key, v);
+            }
+            Err(p) => problems.push(p),
+        }
+    }
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(validate::Error {
+            origin: origin.to_owned(),
+            problems,
+        })
+    }
+}
+
+fn managed(ns: &Namespace, tenant: &str) -> bool {
+    let labels = ns.metadata.labels.as_ref();
+    let get = |k: &str| labels.and_then(|l| l.get(k)).map(String::as_str);
+    get(MANAGED_BY_LABEL) == Some(MANAGER) && get(TENANT_LABEL) == Some(tenant)
+}
+
+/// Gets the tenant's namespace if it exists, refusing one vigil does not manage.
+pub async fn managed_namespace(client: &Client, tenant: &str) -> Result<Option<Namespace>, Error> {
+    let api: Api<Namespace> = Api::all(client.clone());
+    let ns = api
+        .get_opt(tenant)
+        .await
+        .map_err(|e| cluster::api_error("get", "namespaces", None, Some(tenant), e))?;
+    match ns {
+        Some(ns) if !managed(&ns, tenant) => Err(Error::NotManaged(tenant.to_owned())),
+        other => Ok(other),
+    }
+}
+
+/// Generated values already stored in the tenant's Secrets.
+async fn existing_secrets(
+    client: &Client,
+    t: &Tenant,
+) -> Result<BTreeMap<SecretKey, Redacted>, Error> {
+    let api: Api<Secret> = Api::namespaced(client.clone(), t.name.as_str());
+    let mut out = BTreeMap::new();
+    let names: BTreeSet<&str> = SecretKey::ALL.iter().map(|k| k.secret()).collect();
+    for suffix in names {
+        let name = build::name(t, suffix);
+        let secret = api.get_opt(&name).await.map_err(|e| {
+            cluster::api_error("get", "secrets", Some(t.name.as_str()), Some(&name), e)
+        })?;
+        let Some(data) = secret.and_then(|s| s.data) else {
+            continue;
+        };
+        for k in SecretKey::ALL.iter().filter(|k| k.secret() == suffix) {
+            if let Some(v) = data
+                .get(k.key())
+                .and_then(|b| String::from_utf8(b.0.clone()).ok())
+                && !v.is_empty()
+            {
+                out.insert(*k, Redacted::new(v));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Applies the tenant: namespace first, then config and storage, then workloads; then prunes.
+pub async fn apply(client: &Client, t: &Tenant, opts: &Options) -> Result<Report, Error> {
+    let credentials = read_credentials(t, &opts.origin).map_err(Error::Credentials)?;
+    let tenant = t.name.as_str();
+    let (caps, ns) = futures::try_join!(
+        async {
+            cluster::discover(client, &opts.cilium_api_version)
+                .await
+                .map_err(Error::from)
+        },
+        managed_namespace(client, tenant),
+    )?;
+    if t.network_policy == PolicyMode::Cilium && !caps.cilium {
+        return Err(Error::CiliumMissing {
+            api_version: opts.cilium_api_version.clone(),
+        });
+    }
+    if opts.create_only && ns.is_some() {
+        return Err(Error::Exists(tenant.to_owned()));
+    }
+    let kinds = inventory::kinds(&caps, &opts.cilium_api_version);
+    let (live, existing) = if ns.is_some() {
+        futures::try_join!(
+            async {
+                inventory::list(client, tenant, &kinds)
+                    .await
+                    .map_err(Error::from)
+            },
+            existing_secrets(client, t),
+        )?
+    } else {
+        (BTreeMap::new(), BTreeMap::new())
+    };
+    let values = SecretValues::complete(existing, credentials);
+    let objects = desired(t, &caps, opts, &values)?;
+
+    let mut changes = Vec::new();
+    let ns_rv = ns
+        .as_ref()
+        .and_then(|n| n.metadata.resource_version.clone());
+    let (namespace, rest) = objects.split_first().ok_or_else(|| {
+        Error::Build(build::Error::Template {
+            template: "namespace".into(),
+            message: "no namespace object".into(),
+        })
+    })?;
+    let applied = apply_one(client, namespace).await?;
+    changes.push(Change {
+        object: namespace.id(),
+        outcome: outcome(ns_rv.as_deref(), &applied),
+    });
+
+    let (workloads, config): (Vec<&Object>, Vec<&Object>) = rest
+        .iter()
+        .partition(|o| matches!(o.kind(), "Deployment" | "PodDisruptionBudget" | "Ingress"));
+    let live_ref = &live;
+    for wave in [config, workloads] {
+        let results = futures::future::try_join_all(wave.iter().map(|o| async move {
+            let applied = apply_one(client, o).await?;
+            let before = live_ref
+                .get(&(o.kind().to_owned(), o.name().to_owned()))
+                .map(|(l, _)| l.resource_version.as_str());
+            Ok::<_, Error>(Change {
+                object: o.id(),
+                outcome: outcome(before, &applied),
+            })
+        }))
+        .await?;
+        changes.extend(results);
+    }
+
+    let wanted: BTreeSet<(String, String)> = objects
+        .iter()
+        .map(|o| (o.kind().to_owned(), o.name().to_owned()))
+        .collect();
+    let stale: Vec<_> = live
+        .iter()
+        .filter(|(key, (_, kind))| kind.keep == Keep::No && !wanted.contains(*key))
+        .collect();
+    for ((kind_name, name), (_, kind)) in stale {
+        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), tenant, &kind.resource);
+        let dp = DeleteParams {
+            propagation_policy: Some(PropagationPolicy::Background),
+            ..Default::default()
+        };
+        match api.delete(name, &dp).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.code == 404 => {}
+            Err(e) => {
+                return Err(cluster::api_error(
+                    "delete",
+                    &kind.resource.plural,
+                    Some(tenant),
+                    Some(name),
+                    e,
+                )
+                .into());
+            }
+        }
+        tracing::info!(tenant, kind = %kind_name, name = %name, "pruned");
+        changes.push(Change {
+            object: format!("{}/{name}", kind_name.to_lowercase()),
+            outcome: Outcome::Pruned,
+        });
+    }
+    Ok(Report {
+        tenant: tenant.to_owned(),
+        changes,
+    })
+}
+
+/// Every object for this cluster: manifests (with its API versions) and Secrets.
+pub fn desired(
+    t: &Tenant,
+    caps: &Capabilities,
+    opts: &Options,
+    values: &SecretValues,
+) -> Result<Vec<Object>, Error> {
+    let build_opts = build::Options {
+        pdb_api_version: caps.pdb_api_version.clone(),
+        cilium_api_version: opts.cilium_api_version.clone(),
+    };
+    let mut objects = build::manifests(t, &build_opts)?;
+    // Secrets right after the namespace-level objects, before anything that mounts them.
+    let at = objects
+        .iter()
+        .position(|o| o.kind() == "ConfigMap")
+        .unwrap_or(objects.len());
+    for (i, s) in build::secrets(t, values)?.into_iter().enumerate() {
+        objects.insert(at + i, s);
+    }
+    Ok(objects)
+}
+
+fn outcome(before: Option<&str>, after: &DynamicObject) -> Outcome {
+    match before {
+        None => Outcome::Created,
+        Some(rv) if after.metadata.resource_version.as_deref() == Some(rv) => Outcome::Unchanged,
+        Some(_) => Outcome::Configured,
+    }
+}
+
+/// Server-side apply with field manager `vigil`, taking over fields others changed.
+pub async fn apply_one(client: &Client, o: &Object) -> Result<DynamicObject, Error> {
+    apply_with(client, o, false).await
+}
+
+/// The same as a dry run: what the object would be (used to detect drift).
+pub async fn apply_dry_run(client: &Client, o: &Object) -> Result<DynamicObject, Error> {
+    apply_with(client, o, true).await
+}
+
+async fn apply_with(client: &Client, o: &Object, dry_run: bool) -> Result<DynamicObject, Error> {
+    let ns = o.object.metadata.namespace.as_deref();
+    let api: Api<DynamicObject> = match ns {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, &o.resource),
+        None => Api::all_with(client.clone(), &o.resource),
+    };
+    let mut pp = PatchParams::apply(MANAGER).force();
+    pp.dry_run = dry_run;
+    let verb = if dry_run { "dry-run apply" } else { "apply" };
+    api.patch(o.name(), &pp, &Patch::Apply(&o.object))
+        .await
+        .map_err(|e| cluster::api_error("patch", &o.resource.plural, ns, Some(o.name()), e))
+        .map_err(|e| match e {
+            cluster::Error::Api { what, source, .. } => cluster::Error::Api {
+                verb: verb.into(),
+                what,
+                source,
+            },
+            other => other,
+        })
+        .map_err(Error::from)
+}

@@ -1,0 +1,233 @@
+//! Builds every Kubernetes object of a tenant from a validated [`Tenant`]. No client needed.
+
+mod base;
+mod collector;
+mod grafana;
+mod influxdb;
+mod pod;
+mod policies;
+mod secrets;
+mod workload;
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::api::{ApiResource, DynamicObject};
+use kube::core::GroupVersionKind;
+use serde::Serialize;
+
+pub use collector::credential_refs as collector_credentials;
+pub use grafana::url as grafana_url;
+pub use secrets::{SecretKey, SecretValues, secret_names, secrets};
+
+use super::validate::{PolicyMode, Tenant};
+
+pub mod embedded {
+    //! Files embedded at build time by `deployer/build.rs`.
+    include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
+}
+
+/// Label keys vigil sets and selects on.
+pub const TENANT_LABEL: &str = "vigil.dev/tenant";
+pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
+pub const COMPONENT_LABEL: &str = "app.kubernetes.io/component";
+pub const MANAGER: &str = "vigil";
+/// Annotation on the namespace holding the spec of the last apply (no secrets in it).
+pub const SPEC_ANNOTATION: &str = "vigil.dev/spec";
+pub const DISPLAY_NAME_ANNOTATION: &str = "vigil.dev/display-name";
+
+/// Errors building manifests (templates that do not render into valid objects).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("policy template {template}: {message}")]
+    Template { template: String, message: String },
+    #[error("serialising {kind} {name}")]
+    Serialise {
+        kind: String,
+        name: String,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// Which API versions to produce where clusters differ.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// `policy/v1` (Kubernetes 1.21+) or `policy/v1beta1`.
+    pub pdb_api_version: String,
+    /// The CiliumNetworkPolicy group/version, `cilium.io/v2`.
+    pub cilium_api_version: String,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            pdb_api_version: "policy/v1".into(),
+            cilium_api_version: CILIUM_API_VERSION.into(),
+        }
+    }
+}
+
+pub const CILIUM_API_VERSION: &str = "cilium.io/v2";
+
+/// The tenant's components; each gets its labels, ServiceAccount and place in policies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Component {
+    /// Namespace-wide objects (namespace, quota, policies).
+    Tenant,
+    InfluxDb,
+    Grafana,
+    Collector,
+}
+
+impl Component {
+    pub const WORKLOADS: [Component; 3] = [
+        Component::InfluxDb,
+        Component::Grafana,
+        Component::Collector,
+    ];
+
+    /// `app.kubernetes.io/component`.
+    pub fn role(self) -> &'static str {
+        match self {
+            Self::Tenant => "tenant",
+            Self::InfluxDb => "database",
+            Self::Grafana => "dashboards",
+            Self::Collector => "collector",
+        }
+    }
+
+    /// `app.kubernetes.io/name`.
+    pub fn app(self) -> &'static str {
+        match self {
+            Self::Tenant => "vigil",
+            Self::InfluxDb => "influxdb",
+            Self::Grafana => "grafana",
+            Self::Collector => "vigil-agent",
+        }
+    }
+
+    /// The suffix of the component's object names.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Self::Tenant => "tenant",
+            Self::InfluxDb => "influxdb",
+            Self::Grafana => "grafana",
+            Self::Collector => "collector",
+        }
+    }
+}
+
+/// `{tenant}-{suffix}`.
+pub fn name(t: &Tenant, suffix: &str) -> String {
+    format!("{}-{suffix}", t.name)
+}
+
+/// The standard labels: `app.kubernetes.io/*` plus `vigil.dev/tenant`.
+pub fn labels(t: &Tenant, c: Component) -> BTreeMap<String, String> {
+    let mut l = selector(t, c);
+    l.insert("app.kubernetes.io/name".into(), c.app().into());
+    l.insert("app.kubernetes.io/instance".into(), t.name.to_string());
+    l.insert("app.kubernetes.io/part-of".into(), "vigil".into());
+    l.insert(MANAGED_BY_LABEL.into(), MANAGER.into());
+    l
+}
+
+/// The labels pods are selected by (a stable subset of [`labels`]).
+pub fn selector(t: &Tenant, c: Component) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (TENANT_LABEL.to_owned(), t.name.to_string()),
+        (COMPONENT_LABEL.to_owned(), c.role().to_owned()),
+    ])
+}
+
+/// Object metadata in the tenant's namespace.
+pub fn meta(t: &Tenant, c: Component, name: String) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name),
+        namespace: Some(t.name.to_string()),
+        labels: Some(labels(t, c)),
+        ..Default::default()
+    }
+}
+
+/// One object to apply, with the resource it belongs to.
+#[derive(Debug, Clone)]
+pub struct Object {
+    pub resource: ApiResource,
+    pub object: DynamicObject,
+}
+
+impl Object {
+    pub fn kind(&self) -> &str {
+        &self.resource.kind
+    }
+
+    pub fn name(&self) -> &str {
+        self.object.metadata.name.as_deref().unwrap_or_default()
+    }
+
+    /// `kind/name`, as kubectl prints it.
+    pub fn id(&self) -> String {
+        format!("{}/{}", self.resource.kind.to_lowercase(), self.name())
+    }
+
+    pub(crate) fn typed<K>(obj: &K) -> Result<Self, Error>
+    where
+        K: kube::Resource<DynamicType = ()> + Serialize,
+    {
+        let resource = ApiResource::erase::<K>(&());
+        Self::with_resource(resource, obj)
+    }
+
+    pub(crate) fn with_resource<K: Serialize>(
+        resource: ApiResource,
+        obj: &K,
+    ) -> Result<Self, Error> {
+        let err = |source| Error::Serialise {
+            kind: resource.kind.clone(),
+            name: String::new(),
+            source,
+        };
+        let mut value = serde_json::to_value(obj).map_err(err)?;
+        if let Some(map) = value.as_object_mut() {
+            map.insert("apiVersion".into(), resource.api_version.clone().into());
+            map.insert("kind".into(), resource.kind.clone().into());
+        }
+        let object: DynamicObject = serde_json::from_value(value).map_err(err)?;
+        Ok(Self { resource, object })
+    }
+}
+
+/// An [`ApiResource`] for a group/version/kind not in k8s-openapi (CNPs, old PDBs).
+pub fn resource(api_version: &str, kind: &str, plural: &str) -> ApiResource {
+    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural)
+}
+
+/// Every non-secret object of the tenant, in apply order (namespace first).
+pub fn manifests(t: &Tenant, opts: &Options) -> Result<Vec<Object>, Error> {
+    let mut out = base::objects(t)?;
+    out.extend(influxdb::objects(t, opts)?);
+    out.extend(grafana::objects(t, opts)?);
+    out.extend(collector::objects(t, opts)?);
+    match t.network_policy {
+        PolicyMode::Cilium => out.extend(policies::cilium(t, &opts.cilium_api_version)?),
+        PolicyMode::Kubernetes => out.extend(policies::kubernetes(t)?),
+        PolicyMode::None => {}
+    }
+    Ok(out)
+}
+
+/// Renders objects as multi-document YAML, as `kubectl apply -f -` reads it.
+pub fn to_yaml(objects: &[Object]) -> Result<String, serde_yaml::Error> {
+    let mut out = String::new();
+    for o in objects {
+        out.push_str("---\n");
+        out.push_str(&serde_yaml::to_string(&o.object)?);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,142 @@
+//! `vigil tenant render`: golden output for a small and a full spec, no cluster needed.
+
+use std::path::Path;
+
+use crate::support::{golden_dir, vigil};
+
+/// The dashboards ConfigMap carries whatever `dashboards/` holds; golden files must not change
+/// whenever a dashboard is added, so its data is checked against the directory and then elided.
+fn normalise(rendered: &str) -> String {
+    let dashboards_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../dashboards");
+    let mut expected: Vec<String> = std::fs::read_dir(&dashboards_dir)
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.ends_with(".json"))
+                .collect()
+        })
+        .unwrap_or_default();
+    expected.sort();
+    let mut out = Vec::new();
+    for doc in rendered.split("\n---\n") {
+        let Ok(mut value) = serde_yaml::from_str::<serde_yaml::Value>(doc) else {
+            out.push(doc.to_owned());
+            continue;
+        };
+        let is_dashboards = value["kind"] == "ConfigMap"
+            && value["metadata"]["name"]
+                .as_str()
+                .is_some_and(|n| n.ends_with("-grafana-dashboards"));
+        if is_dashboards {
+            let keys: Vec<String> = value["data"]
+                .as_mapping()
+                .map(|m| {
+                    m.keys()
+                        .filter_map(|k| k.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default();
+            assert_eq!(keys, expected, "every dashboards/*.json is provisioned");
+            value["data"] = serde_yaml::Value::String("<dashboards/*.json>".into());
+            out.push(
+                serde_yaml::to_string(&value)
+                    .expect("yaml")
+                    .trim_end()
+                    .to_owned(),
+            );
+        } else {
+            out.push(doc.to_owned());
+        }
+    }
+    out.join("\n---\n")
+}
+
+async fn check(name: &str, extra: &[&str]) {
+    let spec = golden_dir().join(format!("{name}.tenant.yaml"));
+    let spec = spec.to_str().expect("utf-8 path");
+    let mut args = vec!["tenant", "render", "-f", spec];
+    args.extend_from_slice(extra);
+    let run = vigil(None, &args).await;
+    run.ok();
+    let actual = normalise(&run.stdout);
+    let golden = golden_dir().join(format!("{name}.golden.yaml"));
+    if std::env::var_os("VIGIL_UPDATE_GOLDEN").is_some() {
+        std::fs::write(&golden, &actual).expect("write golden file");
+    }
+    let expected = std::fs::read_to_string(&golden)
+        .expect("golden file exists (VIGIL_UPDATE_GOLDEN=1 writes it)");
+    assert!(
+        actual == expected,
+        "render of {name} differs from {}; review the diff and re-run with VIGIL_UPDATE_GOLDEN=1",
+        golden.display()
+    );
+}
+
+#[tokio::test]
+async fn small_spec_matches_golden() {
+    check("small", &[]).await;
+}
+
+#[tokio::test]
+async fn full_spec_matches_golden() {
+    check("full", &[]).await;
+}
+
+#[tokio::test]
+async fn kubernetes_policies_and_old_clusters_match_golden() {
+    // Standard NetworkPolicies instead of CNPs, PodDisruptionBudgets as policy/v1beta1.
+    let spec = golden_dir().join("full.tenant.yaml");
+    let run = vigil(
+        None,
+        &[
+            "tenant",
+            "render",
+            "-f",
+            spec.to_str().expect("utf-8"),
+            "--network-policy=kubernetes",
+            "--kube-version=1.20",
+        ],
+    )
+    .await;
+    run.ok();
+    let actual = normalise(&run.stdout);
+    assert!(!actual.contains("CiliumNetworkPolicy"));
+    assert_eq!(
+        actual.matches("kind: NetworkPolicy").count(),
+        5,
+        "one NetworkPolicy per template"
+    );
+    assert_eq!(
+        actual.matches("apiVersion: policy/v1beta1").count(),
+        3,
+        "one PDB per component"
+    );
+    let golden = golden_dir().join("full-kubernetes-1.20.golden.yaml");
+    if std::env::var_os("VIGIL_UPDATE_GOLDEN").is_some() {
+        std::fs::write(&golden, &actual).expect("write golden file");
+    }
+    assert!(
+        actual == std::fs::read_to_string(&golden).expect("golden file"),
+        "differs from {}",
+        golden.display()
+    );
+}
+
+#[tokio::test]
+async fn render_never_prints_secret_values() {
+    // Credentials are referenced, never read, by render: a set variable must not leak.
+    let spec = golden_dir().join("small.tenant.yaml");
+    let run = crate::support::vigil_env(
+        None,
+        &["tenant", "render", "-f", spec.to_str().expect("utf-8")],
+        &[("SMALLCO_SNMP_COMMUNITY", "s3cret-community-value")],
+    )
+    .await;
+    run.ok();
+    assert!(!run.stdout.contains("s3cret-community-value"));
+    assert!(
+        !run.stdout.contains("kind: Secret"),
+        "render prints no Secret"
+    );
+    assert!(run.stdout.contains("acme") || run.stdout.contains("smallco"));
+}
