@@ -1,0 +1,16 @@
+//! Support for vigil's integration tests: access to the sandbox started by
+//! `scripts/sandbox up`, a fake kubelet, and waiting for conditions with deadlines.
+
+mod fake_kubelet;
+mod sandbox;
+mod wait;
+
+pub use fake_kubelet::{FakeKubelet, Fault, POOL_KEY, Pressure, list_pods, pool_placement};
+pub use sandbox::{Sandbox, SandboxError, client_from_kubeconfig, in_ci, sandbox};
+pub use wait::eventually;
+
+/// An HTTP client for tests (installs rustls' ring provider once, as vigil's binaries do).
+pub fn http() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}

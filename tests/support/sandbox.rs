@@ -1,0 +1,206 @@
+//! Access to the local environment started by `scripts/sandbox up`.
+//!
+//! The sandbox writes its endpoints as shell exports to `$VIGIL_SANDBOX_DIR/env`
+//! (default `~/.cache/vigil/sandbox/env`). Variables already set in the process
+//! environment win, so a developer can point a test at another peer.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// Endpoints and credentials of the running sandbox.
+#[derive(Debug, Clone)]
+pub struct Sandbox {
+    pub dir: PathBuf,
+    pub kubeconfig: PathBuf,
+    /// Directory holding kube-apiserver, kube-controller-manager, kube-scheduler and kubectl.
+    pub kube_bin: PathBuf,
+    /// The controller-manager's `--node-monitor-grace-period`.
+    pub node_monitor_grace: Duration,
+    pub crd_dir: PathBuf,
+    pub influxdb_url: String,
+    pub vm_url: String,
+    pub snmpd: SocketAddr,
+    pub snmp_community: String,
+    /// SNMPv3 user with SHA / AES-128.
+    pub snmpv3_user: String,
+    /// SNMPv3 user with SHA-256 / AES-256.
+    pub snmpv3_user_256: String,
+    pub snmpv3_auth_pass: String,
+    pub snmpv3_priv_pass: String,
+    pub snmpsim: SocketAddr,
+    pub snmpsim_data: PathBuf,
+    /// ICMP test hosts by name: `up`, `slow` (+50 ms), `lossy` (30 %), `down` (never answers).
+    pub icmp_hosts: BTreeMap<String, IpAddr>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("no sandbox environment at {path}; start it with `scripts/sandbox up`")]
+    Missing { path: PathBuf },
+    #[error("sandbox variable {name} is missing")]
+    Variable { name: &'static str },
+    #[error("sandbox variable {name} has an invalid value {value:?}")]
+    Invalid { name: &'static str, value: String },
+}
+
+static SANDBOX: OnceLock<Result<Sandbox, String>> = OnceLock::new();
+
+/// True when running under CI, where a missing sandbox is a failure.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+/// The running sandbox. In CI a missing sandbox panics; elsewhere this prints a notice
+/// to stderr and returns `None`, and the test returns early.
+pub fn sandbox() -> Option<&'static Sandbox> {
+    let loaded = SANDBOX.get_or_init(|| Sandbox::load().map_err(|e| e.to_string()));
+    match loaded {
+        Ok(sandbox) => Some(sandbox),
+        Err(e) if in_ci() => panic!("CI needs the sandbox: {e}"),
+        Err(e) => {
+            eprintln!("NOT RUN (no sandbox): {e}");
+            None
+        }
+    }
+}
+
+/// Returns early from a test when there is no sandbox (panics in CI).
+#[macro_export]
+macro_rules! require_sandbox {
+    () => {
+        match $crate::sandbox() {
+            Some(sandbox) => sandbox,
+            None => return,
+        }
+    };
+}
+
+fn default_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("VIGIL_SANDBOX_DIR") {
+        return PathBuf::from(dir);
+    }
+    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("/root"), PathBuf::from);
+    home.join(".cache/vigil/sandbox")
+}
+
+/// Parses `export NAME='value'` lines.
+fn parse_env_file(text: &str) -> BTreeMap<String, String> {
+    text.lines()
+        .filter_map(|line| line.trim().strip_prefix("export "))
+        .filter_map(|rest| rest.split_once('='))
+        .map(|(k, v)| {
+            let v = v.trim();
+            let v = v
+                .strip_prefix('\'')
+                .and_then(|v| v.strip_suffix('\''))
+                .unwrap_or(v);
+            (k.to_string(), v.to_string())
+        })
+        .collect()
+}
+
+impl Sandbox {
+    /// Loads the sandbox description from the environment and the sandbox's env file.
+    pub fn load() -> Result<Self, SandboxError> {
+        let dir = default_dir();
+        let path = dir.join("env");
+        let file = std::fs::read_to_string(&path)
+            .map_err(|_| SandboxError::Missing { path: path.clone() })?;
+        let vars = parse_env_file(&file);
+        let get = |name: &'static str| -> Result<String, SandboxError> {
+            std::env::var(name)
+                .ok()
+                .or_else(|| vars.get(name).cloned())
+                .ok_or(SandboxError::Variable { name })
+        };
+        let parse_addr = |name: &'static str| -> Result<SocketAddr, SandboxError> {
+            let value = get(name)?;
+            value
+                .parse()
+                .map_err(|_| SandboxError::Invalid { name, value })
+        };
+        let grace = get("VIGIL_NODE_MONITOR_GRACE")?;
+        let node_monitor_grace =
+            grace
+                .parse::<u64>()
+                .map(Duration::from_secs)
+                .map_err(|_| SandboxError::Invalid {
+                    name: "VIGIL_NODE_MONITOR_GRACE",
+                    value: grace.clone(),
+                })?;
+        let mut icmp_hosts = BTreeMap::new();
+        let hosts = get("VIGIL_ICMP_HOSTS")?;
+        for pair in hosts.split_whitespace() {
+            let invalid = || SandboxError::Invalid {
+                name: "VIGIL_ICMP_HOSTS",
+                value: hosts.clone(),
+            };
+            let (name, addr) = pair.split_once('=').ok_or_else(invalid)?;
+            icmp_hosts.insert(name.to_string(), addr.parse().map_err(|_| invalid())?);
+        }
+        Ok(Self {
+            kubeconfig: PathBuf::from(get("KUBECONFIG")?),
+            kube_bin: PathBuf::from(get("VIGIL_KUBE_BIN")?),
+            node_monitor_grace,
+            crd_dir: PathBuf::from(get("VIGIL_CRD_DIR")?),
+            influxdb_url: get("VIGIL_INFLUXDB_URL")?,
+            vm_url: get("VIGIL_VM_URL")?,
+            snmpd: parse_addr("VIGIL_SNMPD")?,
+            snmp_community: get("VIGIL_SNMP_COMMUNITY")?,
+            snmpv3_user: get("VIGIL_SNMPV3_USER")?,
+            snmpv3_user_256: get("VIGIL_SNMPV3_USER_256")?,
+            snmpv3_auth_pass: get("VIGIL_SNMPV3_AUTH_PASS")?,
+            snmpv3_priv_pass: get("VIGIL_SNMPV3_PRIV_PASS")?,
+            snmpsim: parse_addr("VIGIL_SNMPSIM")?,
+            snmpsim_data: PathBuf::from(get("VIGIL_SNMPSIM_DATA")?),
+            icmp_hosts,
+            dir,
+        })
+    }
+
+    /// A client for the sandbox's API server with the admin kubeconfig.
+    pub async fn client(&self) -> kube::Client {
+        client_from_kubeconfig(&self.kubeconfig).await
+    }
+
+    /// `kubectl` (v1.20, built with the control plane) with the admin kubeconfig.
+    pub fn kubectl(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new(self.kube_bin.join("kubectl"));
+        cmd.arg("--kubeconfig").arg(&self.kubeconfig);
+        cmd
+    }
+
+    /// The address of an ICMP test host (`up`, `slow`, `lossy`, `down`).
+    pub fn icmp_host(&self, name: &str) -> IpAddr {
+        *self
+            .icmp_hosts
+            .get(name)
+            .unwrap_or_else(|| panic!("the sandbox has no ICMP host named {name}"))
+    }
+}
+
+/// A kube client built from a kubeconfig file.
+pub async fn client_from_kubeconfig(path: &Path) -> kube::Client {
+    let kubeconfig = kube::config::Kubeconfig::read_from(path)
+        .unwrap_or_else(|e| panic!("reading kubeconfig {}: {e}", path.display()));
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        .await
+        .unwrap_or_else(|e| panic!("loading kubeconfig {}: {e}", path.display()));
+    kube::Client::try_from(config).expect("building a kube client")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_quoted_exports() {
+        let vars = parse_env_file("export A='x y'\nexport B=z\n# comment\n");
+        assert_eq!(vars.get("A").map(String::as_str), Some("x y"));
+        assert_eq!(vars.get("B").map(String::as_str), Some("z"));
+        assert_eq!(vars.len(), 2);
+    }
+}
