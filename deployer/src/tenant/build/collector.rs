@@ -348,7 +348,7 @@ fn deployment(t: &Tenant) -> k8s_openapi::api::apps::v1::Deployment {
     let mount = |name: &str, path: &str, ro: bool| VolumeMount {
         name: name.into(),
         mount_path: path.into(),
-        read_only: Some(ro),
+        read_only: ro.then_some(true),
         ..Default::default()
     };
     container.volume_mounts = Some(vec![

@@ -100,12 +100,13 @@ fn config(t: &Tenant) -> ConfigMap {
 fn dashboards(t: &Tenant) -> ConfigMap {
     ConfigMap {
         metadata: meta(t, Component::Grafana, name(t, "grafana-dashboards")),
-        data: Some(
+        // An empty map is dropped by the server, so applying one would change the object.
+        data: (!DASHBOARDS.is_empty()).then(|| {
             DASHBOARDS
                 .iter()
                 .map(|(stem, json)| (format!("{stem}.json"), (*json).to_owned()))
-                .collect(),
-        ),
+                .collect()
+        }),
         ..Default::default()
     }
 }
@@ -149,7 +150,7 @@ fn deployment(t: &Tenant) -> k8s_openapi::api::apps::v1::Deployment {
     let mount = |name: &str, path: &str, ro: bool| VolumeMount {
         name: name.into(),
         mount_path: path.into(),
-        read_only: Some(ro),
+        read_only: ro.then_some(true),
         ..Default::default()
     };
     container.volume_mounts = Some(vec![

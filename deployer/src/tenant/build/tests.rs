@@ -149,9 +149,10 @@ fn collector_config_holds_paths_not_secrets() {
         .as_str()
         .expect("collector.yaml")
         .to_owned();
-    assert!(
-        yaml.contains("passwordEnv: VIGIL_INFLUXDB_PASSWORD"),
-        "{yaml}"
-    );
-    assert!(yaml.contains("address: 10.0.0.1"));
+    let v: serde_yaml::Value = serde_yaml::from_str(&yaml).expect("YAML");
+    let v1 = &v["output"]["influxdb"]["v1"];
+    assert_eq!(v1["password"]["env"], "VIGIL_INFLUXDB_PASSWORD", "{yaml}");
+    assert_eq!(v1["username"], "collector");
+    assert_eq!(v["devices"][0]["address"], "10.0.0.1");
+    assert_eq!(v["defaults"]["tags"]["tenant"], "acme");
 }
