@@ -275,3 +275,122 @@ async fn node_without_heartbeat_turns_not_ready_and_tainted() {
     );
     kubelet.shutdown().await.expect("stopping the fake kubelet");
 }
+
+#[tokio::test]
+async fn fake_kubelet_plays_pod_failures() {
+    use vigil_tests::Fault;
+    let sandbox = require_sandbox!();
+    let client = sandbox.client().await;
+    let kubelet = FakeKubelet::start(client.clone(), "smoke-faults", 1)
+        .await
+        .expect("starting the fake kubelet");
+    let ns = unique("smoke-faults");
+    apply_namespace(&client, &ns).await;
+    let (selector, toleration) = kubelet.placement();
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
+    for name in ["crashy", "oomy", "pully"] {
+        let pod = json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": ns},
+            "spec": {
+                "nodeSelector": selector, "tolerations": [toleration],
+                "containers": [{"name": "main", "image": format!("registry.invalid/{name}:1")}],
+            },
+        });
+        pods.patch(name, &PatchParams::apply("vigil-smoke"), &Patch::Apply(pod))
+            .await
+            .expect("applying a pod");
+    }
+    let container = |pod: &Pod| {
+        pod.status
+            .as_ref()
+            .and_then(|s| s.container_statuses.as_ref())
+            .and_then(|cs| cs.first().cloned())
+    };
+    for name in ["crashy", "oomy", "pully"] {
+        eventually(
+            &format!("{name} Running and Ready"),
+            Duration::from_secs(30),
+            || {
+                let pods = pods.clone();
+                async move {
+                    let pod = pods.get(name).await.map_err(|e| e.to_string())?;
+                    match container(&pod) {
+                        Some(c) if c.ready => Ok(()),
+                        other => Err(format!("{other:?}")),
+                    }
+                }
+            },
+        )
+        .await;
+    }
+    kubelet
+        .inject(&ns, "crashy", Fault::CrashLoop)
+        .await
+        .expect("injecting a crash loop");
+    kubelet
+        .inject(&ns, "oomy", Fault::OomKilled)
+        .await
+        .expect("injecting an OOM kill");
+    kubelet
+        .inject(&ns, "pully", Fault::ImagePullBackOff)
+        .await
+        .expect("injecting a pull failure");
+
+    let oomy = pods.get("oomy").await.expect("reading oomy");
+    let c = container(&oomy).expect("a container status");
+    let last = c
+        .last_state
+        .and_then(|s| s.terminated)
+        .expect("a last termination");
+    assert_eq!(last.reason.as_deref(), Some("OOMKilled"));
+    assert_eq!(last.exit_code, 137);
+    assert!(c.restart_count >= 1);
+
+    let pully = pods.get("pully").await.expect("reading pully");
+    assert_eq!(
+        pully.status.as_ref().and_then(|s| s.phase.as_deref()),
+        Some("Pending")
+    );
+    let waiting = container(&pully)
+        .and_then(|c| c.state)
+        .and_then(|s| s.waiting);
+    assert_eq!(
+        waiting.and_then(|w| w.reason).as_deref(),
+        Some("ImagePullBackOff")
+    );
+
+    // A crash loop keeps restarting: the count rises while the fault lasts.
+    eventually(
+        "crashy in CrashLoopBackOff with a rising restart count",
+        Duration::from_secs(30),
+        || {
+            let pods = pods.clone();
+            async move {
+                let pod = pods.get("crashy").await.map_err(|e| e.to_string())?;
+                let c = container(&pod).ok_or("no container status")?;
+                let reason = c
+                    .state
+                    .as_ref()
+                    .and_then(|s| s.waiting.as_ref())
+                    .and_then(|w| w.reason.clone());
+                if reason.as_deref() == Some("CrashLoopBackOff") && c.restart_count >= 2 && !c.ready
+                {
+                    Ok(())
+                } else {
+                    Err(format!("reason {reason:?}, restarts {}", c.restart_count))
+                }
+            }
+        },
+    )
+    .await;
+
+    kubelet.heal(&ns, "crashy").await.expect("healing");
+    let healed = pods.get("crashy").await.expect("reading crashy");
+    assert!(
+        container(&healed).is_some_and(|c| c.ready),
+        "a healed pod is Ready again"
+    );
+    delete_namespace(&client, &ns).await;
+    kubelet.shutdown().await.expect("stopping the fake kubelet");
+}
