@@ -10,6 +10,7 @@ pub mod config;
 pub mod engine;
 pub mod lineproto;
 pub mod point;
+pub mod schema;
 pub mod sinks;
 pub mod sources;
 pub mod spool;

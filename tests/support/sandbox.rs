@@ -31,6 +31,8 @@ pub struct Sandbox {
     pub snmpv3_auth_pass: String,
     pub snmpv3_priv_pass: String,
     pub snmpsim: SocketAddr,
+    /// More addresses snmpsim answers on (same recordings), one per simulated device.
+    pub snmpsim_extra: Vec<SocketAddr>,
     pub snmpsim_data: PathBuf,
     /// ICMP test hosts by name: `up`, `slow` (+50 ms), `lossy` (30 %), `down` (never answers).
     pub icmp_hosts: BTreeMap<String, IpAddr>,
@@ -155,6 +157,18 @@ impl Sandbox {
             snmpv3_auth_pass: get("VIGIL_SNMPV3_AUTH_PASS")?,
             snmpv3_priv_pass: get("VIGIL_SNMPV3_PRIV_PASS")?,
             snmpsim: parse_addr("VIGIL_SNMPSIM")?,
+            snmpsim_extra: {
+                let value = get("VIGIL_SNMPSIM_EXTRA")?;
+                value
+                    .split_whitespace()
+                    .map(|a| {
+                        a.parse().map_err(|_| SandboxError::Invalid {
+                            name: "VIGIL_SNMPSIM_EXTRA",
+                            value: value.clone(),
+                        })
+                    })
+                    .collect::<Result<_, _>>()?
+            },
             snmpsim_data: PathBuf::from(get("VIGIL_SNMPSIM_DATA")?),
             icmp_hosts,
             dir,

@@ -52,6 +52,7 @@ pub async fn run(config: Config) -> Result<(), CommandError> {
             "spool holds data from before: backfilling in order"
         );
     }
+    crate::sinks::influxdb::update_spool_gauges(&spool, &metrics);
     let client = InfluxClient::new(&output).map_err(|e| CommandError::Runtime(e.to_string()))?;
     if let Some(addr) = &config.agent.listen {
         let listener = tokio::net::TcpListener::bind(addr)

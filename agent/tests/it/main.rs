@@ -1,1 +1,12 @@
-//! Integration tests of vigil-agent against the sandbox's real peers.
+//! Integration tests of vigil-agent against the sandbox's real peers (snmpd, snmpsim,
+//! namespace ICMP hosts, InfluxDB 1.x, VictoriaMetrics). One test binary for the crate.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+mod cli;
+mod common;
+mod icmp;
+mod influx;
+mod influxd;
+mod isolation;
+mod netsnmp;
+mod outage;
+mod snmp;

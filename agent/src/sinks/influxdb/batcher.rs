@@ -133,9 +133,14 @@ impl Batcher {
                 tracing::error!(error = %e, points = lines, "cannot spool batch: points dropped");
             }
         }
-        let (batches, bytes, points) = self.spool.stats();
-        self.metrics.spool_batches.store(batches as u64, Relaxed);
-        self.metrics.spool_bytes.store(bytes, Relaxed);
-        self.metrics.spool_points.store(points, Relaxed);
+        update_spool_gauges(&self.spool, &self.metrics);
     }
+}
+
+/// Copies the spool's size into the metrics (after every push and every delivery).
+pub fn update_spool_gauges(spool: &Spool, metrics: &Metrics) {
+    let (batches, bytes, points) = spool.stats();
+    metrics.spool_batches.store(batches as u64, Relaxed);
+    metrics.spool_bytes.store(bytes, Relaxed);
+    metrics.spool_points.store(points, Relaxed);
 }

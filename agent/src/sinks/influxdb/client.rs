@@ -59,6 +59,8 @@ fn query_escape(s: &str) -> String {
 
 impl InfluxClient {
     pub fn new(s: &InfluxSettings) -> Result<InfluxClient, WriteError> {
+        // https outputs: rustls with ring (installing twice is a no-op)
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .timeout(s.timeout)
             .connect_timeout(s.timeout.min(Duration::from_secs(5)))

@@ -10,6 +10,7 @@ use flate2::read::GzDecoder;
 use rand::Rng;
 use tokio::sync::watch;
 
+use super::batcher::update_spool_gauges;
 use super::client::{InfluxClient, WriteOutcome};
 use crate::spool::Spool;
 use crate::telemetry::Metrics;
@@ -67,6 +68,7 @@ pub async fn run_sender(
                 metrics.points_written.fetch_add(entry.points, Relaxed);
                 metrics.batches_written.fetch_add(1, Relaxed);
                 spool.remove(&entry);
+                update_spool_gauges(&spool, &metrics);
                 backoff = MIN_BACKOFF;
             }
             WriteOutcome::BadData { reason } => {
@@ -90,6 +92,7 @@ pub async fn run_sender(
                         metrics.points_written.fetch_add(ok, Relaxed);
                         metrics.points_rejected.fetch_add(bad, Relaxed);
                         spool.remove(&entry);
+                        update_spool_gauges(&spool, &metrics);
                     }
                     (None, _) => {
                         // InfluxDB went away while splitting: retry the whole batch later

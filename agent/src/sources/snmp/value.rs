@@ -135,3 +135,69 @@ impl SnmpValue {
         })
     }
 }
+
+/// Decodes a v1/v2c message (as received from the network) into owned varbinds, the way
+/// the client does. Used by the fuzz target and tests: it must never panic on any input.
+pub fn decode_message(bytes: &[u8]) -> Result<(u32, Vec<(Oid, SnmpValue)>), String> {
+    let pdu = snmp2::Pdu::from_bytes(bytes).map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    for (name, value) in pdu.varbinds {
+        let oid = Oid::from_snmp(&name).ok_or("OID arc out of range")?;
+        let v = SnmpValue::from_snmp(&value);
+        // exercise the conversions too
+        let _ = v.to_field(Conversion::Auto);
+        let _ = v.to_field(Conversion::HwAddr);
+        let _ = v.as_text();
+        out.push((oid, v));
+    }
+    Ok((pdu.error_status, out))
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// A response captured from net-snmp's snmpd (`snmpget -d`): sysName.0 =
+    /// "vigil-sandbox-snmpd", sysUpTime.0 = 606.
+    const CAPTURED: &str = "30 52 02 01 01 04 0C 76 69 67 69 6C 2D 70 75 62 6C 69 63 A2 3F 02 04 32 D9 89 0F \
+        02 01 00 02 01 00 30 31 30 1F 06 08 2B 06 01 02 01 01 05 00 04 13 76 69 67 69 6C 2D 73 61 6E 64 62 \
+        6F 78 2D 73 6E 6D 70 64 30 0E 06 08 2B 06 01 02 01 01 03 00 43 02 02 5E";
+
+    fn response() -> Vec<u8> {
+        CAPTURED
+            .split_whitespace()
+            .map(|h| u8::from_str_radix(h, 16).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn decodes_a_response() {
+        let (status, vb) = decode_message(&response()).unwrap();
+        assert_eq!(status, 0);
+        assert_eq!(vb[0].0.to_string(), ".1.3.6.1.2.1.1.5.0");
+        assert_eq!(vb[0].1.as_text(), "vigil-sandbox-snmpd");
+        assert_eq!(vb[1].1, SnmpValue::Timeticks(606));
+        assert_eq!(
+            vb[1].1.to_field(Conversion::Auto),
+            Some(FieldValue::Int(606))
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = decode_message(&bytes);
+        }
+
+        #[test]
+        fn corrupted_responses_never_panic(pos in 0usize..64, byte in any::<u8>(), cut in 0usize..64) {
+            let mut r = response();
+            let i = pos % r.len();
+            r[i] = byte;
+            r.truncate(r.len() - cut.min(r.len()));
+            let _ = decode_message(&r);
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! The command line as a user meets it: exit codes, messages, `once` output.
+use std::process::Command;
+
+use crate::common::{BIN, TempDir};
+
+fn run(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let mut c = Command::new(BIN);
+    c.args(args);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let out = c.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn check_config_accepts_a_valid_file_and_rejects_typos_with_exit_2() {
+    let dir = TempDir::new("cli-check");
+    let good = dir.file("good.yaml", "devices:\n  - {name: fw1, address: 192.0.2.1, snmp: {community: {env: VIGIL_IT_COMMUNITY}}}\n");
+    let (code, out, err) = run(
+        &["check-config", good.to_str().unwrap()],
+        &[("VIGIL_IT_COMMUNITY", "sup3r-secret")],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("1 devices (1 SNMP, 0 ICMP)"), "{out}");
+    assert!(!out.contains("sup3r-secret") && !err.contains("sup3r-secret"));
+
+    let (code, _, err) = run(&["check-config", good.to_str().unwrap()], &[]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("devices[0] (fw1).snmp.community")
+            && err.contains("VIGIL_IT_COMMUNITY is not set"),
+        "{err}"
+    );
+
+    let typo = dir.file(
+        "typo.yaml",
+        "devices:\n  - name: fw1\n    address: 192.0.2.1\n    icmp: true\n    intervall: 30s\n",
+    );
+    let (code, _, err) = run(&["check-config", typo.to_str().unwrap()], &[]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("typo.yaml")
+            && err.contains("unknown field `intervall`")
+            && err.contains("line 5"),
+        "{err}"
+    );
+
+    let (code, _, err) = run(&["check-config", "/nonexistent/vigil.yaml"], &[]);
+    assert_eq!(code, 2);
+    assert!(err.contains("cannot read /nonexistent/vigil.yaml"), "{err}");
+}
+
+#[test]
+fn once_prints_line_protocol_for_one_device_and_writes_nothing() {
+    let sb = vigil_tests::require_sandbox!();
+    let dir = TempDir::new("cli-once");
+    let cfg = dir.file(
+        "c.yaml",
+        &format!(
+            "output:\n  influxdb: {{url: 'http://127.0.0.1:9', v1: {{database: nowhere}}}}\nspool: {{dir: {}}}\ndevices:\n  - {{name: switch, address: {}, snmp: {{community: {{env: VIGIL_IT_C}}, port: {}}}}}\n  - {{name: up, address: {}, icmp: {{count: 2, interval: 100ms}}}}\n",
+            dir.path().join("spool").display(),
+            sb.snmpsim.ip(),
+            sb.snmpsim.port(),
+            sb.icmp_host("up")
+        ),
+    );
+    let (code, out, err) = run(
+        &[
+            "once",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--device",
+            "switch",
+        ],
+        &[("VIGIL_IT_C", "cisco-c3560")],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("snmp,agent_host=") && l.contains("hostname=")),
+        "{out}"
+    );
+    assert!(
+        out.lines().filter(|l| l.starts_with("interface,")).count() > 10,
+        "{out}"
+    );
+    assert!(!out.contains("ping,"), "only the named device");
+    assert!(
+        !dir.path().join("spool").exists(),
+        "once must not spool or write"
+    );
+
+    let (code, _, err) = run(
+        &[
+            "once",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--device",
+            "nope",
+        ],
+        &[("VIGIL_IT_C", "x")],
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("no device named \"nope\""), "{err}");
+}
+
+#[test]
+fn import_telegraf_converts_the_seed_config() {
+    let dir = TempDir::new("cli-import");
+    let conf = dir.file(
+        "telegraf.conf",
+        r#"
+[[inputs.ping]]
+  urls = ["198.18.1.2", "198.18.2.2"]
+  count = 3
+
+[[inputs.snmp]]
+  agents = ["udp://127.0.0.1:161"]
+  version = 2
+  community = "public-secret"
+  [[inputs.snmp.field]]
+    name = "uptime"
+    oid = "RFC1213-MIB::sysUpTime.0"
+  [[inputs.snmp.field]]
+    name = "hostname"
+    oid = "RFC1213-MIB::sysName.0"
+    is_tag = true
+  [[inputs.snmp.table]]
+    name = "interface"
+    oid = "IF-MIB::ifTable"
+    [[inputs.snmp.table.field]]
+      oid = "IF-MIB::ifDescr"
+      is_tag = true
+  [[inputs.snmp.table]]
+    name = "cisco_cpu"
+    [[inputs.snmp.table.field]]
+      name = "cpu"
+      oid = "CISCO-PROCESS-MIB::cpmCPUTotal5minRev"
+"#,
+    );
+    let (code, yaml, err) = run(&["import-telegraf", conf.to_str().unwrap()], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!yaml.contains("public-secret"));
+    assert!(err.contains("secret: VIGIL_SNMP_COMMUNITY_1"), "{err}");
+    // the converted file is checked by check-config: the unknown MIB name is reported there
+    let out = dir.file("vigil.yaml", &yaml);
+    let (code, _, err2) = run(
+        &["check-config", out.to_str().unwrap()],
+        &[("VIGIL_SNMP_COMMUNITY_1", "public-secret")],
+    );
+    assert_eq!(code, 2, "{yaml}");
+    assert!(
+        err2.contains("CISCO-PROCESS-MIB::cpmCPUTotal5minRev") && err2.contains("numeric OID"),
+        "{err2}"
+    );
+    let fixed = yaml.replace(
+        "CISCO-PROCESS-MIB::cpmCPUTotal5minRev",
+        "1.3.6.1.4.1.9.9.109.1.1.1.1.8",
+    );
+    let out = dir.file("vigil2.yaml", &fixed);
+    let (code, stdout, err3) = run(
+        &["check-config", out.to_str().unwrap()],
+        &[("VIGIL_SNMP_COMMUNITY_1", "public-secret")],
+    );
+    assert_eq!(code, 0, "{err3}\n{fixed}");
+    assert!(stdout.contains("3 devices (1 SNMP, 2 ICMP)"), "{stdout}");
+
+    let bad = dir.file("bad.conf", "[[inputs.snmp]\n");
+    let (code, _, err) = run(&["import-telegraf", bad.to_str().unwrap()], &[]);
+    assert_eq!(code, 2);
+    assert!(err.contains("bad.conf") && err.contains("TOML"), "{err}");
+}
