@@ -77,7 +77,7 @@ devices:
     assert!(n >= 50, "{n} interface rows");
 
     // the awkward tag value arrives byte for byte
-    let v = influxql(url, &db, "SHOW TAG VALUES FROM ping WITH KEY = \"site\"")
+    let v = influxql(url, &db, "SHOW TAG VALUES FROM interface WITH KEY = \"site\"")
         .await
         .unwrap();
     assert_eq!(
