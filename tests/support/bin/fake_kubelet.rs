@@ -32,7 +32,9 @@ fn parse_args() -> Result<Args, String> {
             "--pool" => args.pool = value()?,
             "--nodes" => {
                 let v = value()?;
-                args.nodes = v.parse().map_err(|_| format!("--nodes: {v:?} is not a number"))?;
+                args.nodes = v
+                    .parse()
+                    .map_err(|_| format!("--nodes: {v:?} is not a number"))?;
             }
             "--pool-file" => args.pool_file = Some(PathBuf::from(value()?)),
             other => return Err(format!("unknown argument {other:?}")),
