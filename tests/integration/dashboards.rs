@@ -1,0 +1,60 @@
+//! The service-desk dashboards in `dashboards/`: their structure, the names their queries use
+//! against the agent's schema, every panel against live data collected from the sandbox,
+//! and their provisioning in the rendered tenant manifests.
+
+#[path = "dashboards_influxql.rs"]
+mod influxql;
+#[path = "dashboards_live.rs"]
+mod live;
+#[path = "dashboards_model.rs"]
+mod model;
+#[path = "dashboards_provisioning.rs"]
+mod provisioning;
+#[path = "dashboards_structure.rs"]
+mod structure;
+
+/// The dashboards vigil ships, by file and uid. Adding one means adding it here, to
+/// `docs/dashboards.md`, and to the live test's expectations.
+const DASHBOARDS: &[(&str, &str)] = &[
+    ("device.json", "vigil-device"),
+    ("interfaces.json", "vigil-interfaces"),
+    ("overview.json", "vigil-overview"),
+    ("reachability.json", "vigil-reachability"),
+    ("stack-health.json", "vigil-stack-health"),
+];
+
+/// The agent's measurements as tags and fields, from `agent/schema/metrics.json` (the same
+/// source as `docs/metrics.md`), plus the `alerts` measurement the alerting role writes
+/// (described in `docs/dashboards.md` until it is part of the agent's schema).
+fn agent_schema() -> influxql::Schema {
+    let schema = vigil_agent::schema::Schema::load().expect("the agent's schema loads");
+    let mut out: influxql::Schema = schema
+        .measurements
+        .iter()
+        .map(|m| {
+            (
+                m.name.clone(),
+                (
+                    m.tags.iter().map(|t| t.name.clone()).collect(),
+                    m.fields.iter().map(|f| f.name.clone()).collect(),
+                ),
+            )
+        })
+        .collect();
+    out.entry("alerts".to_owned()).or_insert_with(|| {
+        let set = |v: &[&str]| v.iter().map(|s| s.to_string()).collect();
+        (
+            set(ALERTS_TAGS),
+            set(&ALERTS_FIELDS.iter().map(|(n, _)| *n).collect::<Vec<_>>()),
+        )
+    });
+    out
+}
+
+/// The `alerts` measurement the dashboards expect (docs/dashboards.md, "The alerts measurement").
+const ALERTS_TAGS: &[&str] = &["rule", "severity", "fingerprint", "tenant", "device"];
+const ALERTS_FIELDS: &[(&str, &str)] = &[
+    ("state", "string"),
+    ("summary", "string"),
+    ("started_ms", "integer"),
+];
