@@ -1,5 +1,6 @@
 //! vigil: deploys and manages per-tenant monitoring stacks on Kubernetes.
 
+pub mod agent;
 pub mod cli;
 pub mod cluster;
 pub mod tenant;

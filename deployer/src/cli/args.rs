@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub use super::agent::AgentCommand;
 use crate::tenant::validate::PolicyMode;
 
 /// Per-tenant monitoring stacks on Kubernetes.
@@ -32,6 +33,9 @@ pub enum Command {
     /// Manage tenants: one isolated monitoring stack per client.
     #[command(subcommand)]
     Tenant(TenantCommand),
+    /// Install and manage the cluster agent (one vigil-agent per node).
+    #[command(subcommand)]
+    Agent(AgentCommand),
 }
 
 #[derive(Debug, Subcommand)]

@@ -16,8 +16,11 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         context: cli.context.clone(),
     };
     let cilium = cli.cilium_api_version.clone();
-    let Command::Tenant(cmd) = cli.command;
     let mut out = std::io::stdout().lock();
+    let cmd = match cli.command {
+        Command::Tenant(cmd) => cmd,
+        Command::Agent(cmd) => return super::agent::run(&mut out, &target, cmd).await,
+    };
     match cmd {
         TenantCommand::Render(a) => render(&mut out, a),
         TenantCommand::Create(a) => create(&mut out, &target, &cilium, a).await,

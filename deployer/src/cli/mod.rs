@@ -1,5 +1,6 @@
 //! The `vigil` command line: parses arguments, runs one command, prints its result.
 
+mod agent;
 pub mod args;
 mod commands;
 mod flags;
@@ -24,6 +25,13 @@ pub enum Error {
     Cluster(#[from] cluster::Error),
     #[error(transparent)]
     Build(#[from] tenant::build::Error),
+    #[error(transparent)]
+    Agent(Box<crate::agent::apply::Error>),
+    #[error(transparent)]
+    AgentWait(Box<crate::agent::status::WaitError>),
+    /// Invalid agent flags or files (every problem listed).
+    #[error(transparent)]
+    AgentInput(#[from] tenant::validate::Error),
     /// Wrong usage that clap cannot see (e.g. a purge without confirmation).
     #[error("{0}")]
     Usage(String),
@@ -37,9 +45,25 @@ impl Error {
     /// 2 for invalid input or usage, 1 for everything else.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Self::Load(_) | Self::Usage(_) | Self::Apply(apply::Error::Credentials(_)) => 2,
+            Self::Load(_)
+            | Self::Usage(_)
+            | Self::AgentInput(_)
+            | Self::Apply(apply::Error::Credentials(_)) => 2,
+            Self::Agent(e) if matches!(**e, crate::agent::apply::Error::Input(_)) => 2,
             _ => 1,
         }
+    }
+}
+
+impl From<crate::agent::apply::Error> for Error {
+    fn from(e: crate::agent::apply::Error) -> Self {
+        Self::Agent(Box::new(e))
+    }
+}
+
+impl From<crate::agent::status::WaitError> for Error {
+    fn from(e: crate::agent::status::WaitError) -> Self {
+        Self::AgentWait(Box::new(e))
     }
 }
 

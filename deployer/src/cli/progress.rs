@@ -30,6 +30,11 @@ impl Progress {
         self.last = line;
     }
 
+    /// Any progress line (redrawn in place on a terminal).
+    pub fn line(&mut self, line: String) {
+        self.show(line);
+    }
+
     pub fn status(&mut self, s: &Status) {
         let parts: Vec<String> = s
             .components

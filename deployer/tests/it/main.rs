@@ -1,6 +1,7 @@
 //! The deployer's one integration-test binary: `vigil` against the sandbox's real control plane.
 
 mod cilium;
+mod failover;
 mod invalid;
 mod lifecycle;
 mod permissions;

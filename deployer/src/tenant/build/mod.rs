@@ -4,7 +4,7 @@ mod base;
 mod collector;
 mod grafana;
 mod influxdb;
-mod pod;
+pub(crate) mod pod;
 mod policies;
 mod secrets;
 mod workload;
@@ -126,11 +126,19 @@ pub fn name(t: &Tenant, suffix: &str) -> String {
 /// The standard labels: `app.kubernetes.io/*` plus `vigil.dev/tenant`.
 pub fn labels(t: &Tenant, c: Component) -> BTreeMap<String, String> {
     let mut l = selector(t, c);
-    l.insert("app.kubernetes.io/name".into(), c.app().into());
-    l.insert("app.kubernetes.io/instance".into(), t.name.to_string());
-    l.insert("app.kubernetes.io/part-of".into(), "vigil".into());
-    l.insert(MANAGED_BY_LABEL.into(), MANAGER.into());
+    l.extend(standard_labels(c.app(), t.name.as_str(), c.role()));
     l
+}
+
+/// The `app.kubernetes.io/*` labels of everything vigil makes (tenants and the cluster agent).
+pub fn standard_labels(app: &str, instance: &str, component: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("app.kubernetes.io/name".to_owned(), app.to_owned()),
+        ("app.kubernetes.io/instance".to_owned(), instance.to_owned()),
+        (COMPONENT_LABEL.to_owned(), component.to_owned()),
+        ("app.kubernetes.io/part-of".to_owned(), "vigil".to_owned()),
+        (MANAGED_BY_LABEL.to_owned(), MANAGER.to_owned()),
+    ])
 }
 
 /// The labels pods are selected by (a stable subset of [`labels`]).

@@ -1,0 +1,390 @@
+//! Install, upgrade and uninstall: server-side apply (field manager `vigil`) of the agent's
+//! objects, idempotent, pruning by the install's label; uninstall deletes only what carries it.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use k8s_openapi::api::apps::v1::DaemonSet;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, ServiceAccount};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
+use k8s_openapi::api::scheduling::v1::PriorityClass;
+use kube::Client;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, PropagationPolicy};
+use serde::Serialize;
+
+use super::build::{
+    self, AGENT_LABEL, LEASE, NAME, SETTINGS_ANNOTATION, SLACK_SECRET, STATE, install_selector,
+};
+use super::spec::{Alerting, CredentialRefs, Credentials, IcmpMode, Settings};
+use crate::cluster;
+use crate::tenant::apply::{Change, Outcome, apply_one};
+use crate::tenant::build::{MANAGED_BY_LABEL, MANAGER, Object};
+use crate::tenant::validate;
+
+/// Errors installing, upgrading or removing the agent.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Cluster(#[from] cluster::Error),
+    #[error(transparent)]
+    Apply(#[from] crate::tenant::apply::Error),
+    #[error(transparent)]
+    Build(#[from] crate::tenant::build::Error),
+    /// A credential could not be read: input error, nothing was applied.
+    #[error(transparent)]
+    Input(validate::Error),
+    #[error(
+        "namespace {0} exists and is not managed by vigil's agent install (no labels \
+         {MANAGED_BY_LABEL}={MANAGER}, {AGENT_LABEL}={0}); choose another --namespace"
+    )]
+    NotManaged(String),
+    #[error(
+        "vigil agent is not installed in namespace {0}; install it with `vigil agent install --namespace {0}`"
+    )]
+    NotInstalled(String),
+    #[error(
+        "the settings recorded on daemonset {0}/{NAME} (annotation {SETTINGS_ANNOTATION}) cannot be read; \
+         run `vigil agent install --namespace {0}` with the settings you want"
+    )]
+    Settings(String, #[source] serde_json::Error),
+    #[error("cannot read the API server's version")]
+    Version(#[source] kube::Error),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub namespace: String,
+    pub changes: Vec<Change>,
+}
+
+/// What `upgrade` may change; everything else stays as installed.
+#[derive(Debug, Clone, Default)]
+pub struct Upgrade {
+    pub image: Option<String>,
+    pub alerting: Option<Alerting>,
+    pub slack_channel: Option<String>,
+    pub credentials: CredentialRefs,
+}
+
+/// Every kind an install creates, namespaced or not.
+fn kinds() -> Vec<(ApiResource, bool)> {
+    vec![
+        (ApiResource::erase::<DaemonSet>(&()), true),
+        (ApiResource::erase::<ConfigMap>(&()), true),
+        (ApiResource::erase::<Secret>(&()), true),
+        (ApiResource::erase::<ServiceAccount>(&()), true),
+        (ApiResource::erase::<Role>(&()), true),
+        (ApiResource::erase::<RoleBinding>(&()), true),
+        (ApiResource::erase::<ClusterRoleBinding>(&()), false),
+        (ApiResource::erase::<ClusterRole>(&()), false),
+        (ApiResource::erase::<PriorityClass>(&()), false),
+    ]
+}
+
+type Live = BTreeMap<(String, String), (String, ApiResource, bool)>;
+
+/// The metadata of every object labelled as part of the install in `namespace`.
+async fn live(client: &Client, namespace: &str, with_namespaced: bool) -> Result<Live, Error> {
+    let lp = ListParams::default().labels(&install_selector(namespace));
+    let lists = futures::future::try_join_all(
+        kinds()
+            .into_iter()
+            .filter(|(_, namespaced)| with_namespaced || !namespaced)
+            .map(|(resource, namespaced)| {
+                let lp = lp.clone();
+                async move {
+                    let api: Api<DynamicObject> = if namespaced {
+                        Api::namespaced_with(client.clone(), namespace, &resource)
+                    } else {
+                        Api::all_with(client.clone(), &resource)
+                    };
+                    let items = api
+                        .list_metadata(&lp)
+                        .await
+                        .map_err(|e| {
+                            cluster::api_error(
+                                "list",
+                                &resource.plural,
+                                namespaced.then_some(namespace),
+                                None,
+                                e,
+                            )
+                        })?
+                        .items;
+                    Ok::<_, Error>((resource, namespaced, items))
+                }
+            }),
+    )
+    .await?;
+    let mut out = BTreeMap::new();
+    for (resource, namespaced, items) in lists {
+        for item in items {
+            let name = item.metadata.name.clone().unwrap_or_default();
+            let rv = fingerprint(&resource.kind, &item.metadata);
+            out.insert(
+                (resource.kind.clone(), name),
+                (rv, resource.clone(), namespaced),
+            );
+        }
+    }
+    Ok(out)
+}
+
+fn managed(ns: &Namespace, namespace: &str) -> bool {
+    let labels = ns.metadata.labels.as_ref();
+    let get = |k: &str| labels.and_then(|l| l.get(k)).map(String::as_str);
+    get(MANAGED_BY_LABEL) == Some(MANAGER) && get(AGENT_LABEL) == Some(namespace)
+}
+
+/// The agent's namespace if it exists; refuses one the install does not own.
+async fn owned_namespace(client: &Client, namespace: &str) -> Result<Option<Namespace>, Error> {
+    let api: Api<Namespace> = Api::all(client.clone());
+    let ns = api
+        .get_opt(namespace)
+        .await
+        .map_err(|e| cluster::api_error("get", "namespaces", None, Some(namespace), e))?;
+    match ns {
+        Some(ns) if !managed(&ns, namespace) => Err(Error::NotManaged(namespace.to_owned())),
+        other => Ok(other),
+    }
+}
+
+/// The settings recorded by the last install or upgrade, if the agent is installed.
+pub async fn installed(client: &Client, namespace: &str) -> Result<Option<Settings>, Error> {
+    let api: Api<DaemonSet> = Api::namespaced(client.clone(), namespace);
+    let ds = api
+        .get_opt(NAME)
+        .await
+        .map_err(|e| cluster::api_error("get", "daemonsets", Some(namespace), Some(NAME), e))?;
+    let Some(ds) = ds else { return Ok(None) };
+    let raw = ds
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(SETTINGS_ANNOTATION))
+        .cloned()
+        .unwrap_or_default();
+    serde_json::from_str(&raw)
+        .map(Some)
+        .map_err(|e| Error::Settings(namespace.to_owned(), e))
+}
+
+/// `1.minor` of the API server (for ICMP `auto`).
+pub async fn server_minor(client: &Client) -> Result<u32, Error> {
+    let info = client.apiserver_version().await.map_err(Error::Version)?;
+    Ok(info
+        .minor
+        .trim_end_matches('+')
+        .parse::<u32>()
+        .unwrap_or(u32::MAX))
+}
+
+/// Installs or converges the agent; a second identical install changes nothing.
+pub async fn install(
+    client: &Client,
+    settings: Settings,
+    refs: &CredentialRefs,
+) -> Result<Report, Error> {
+    let credentials = refs.read().map_err(Error::Input)?;
+    converge(client, settings, credentials).await
+}
+
+/// Changes only the image, the configuration and (if given) the Slack credentials.
+pub async fn upgrade(client: &Client, namespace: &str, u: &Upgrade) -> Result<Report, Error> {
+    let credentials = u.credentials.read().map_err(Error::Input)?;
+    let Some(mut settings) = installed(client, namespace).await? else {
+        return Err(Error::NotInstalled(namespace.to_owned()));
+    };
+    if let Some(image) = &u.image {
+        settings.image = image.clone();
+    }
+    if let Some(alerting) = &u.alerting {
+        settings.alerting = alerting.clone();
+    }
+    if let Some(channel) = &u.slack_channel {
+        settings.slack.channel = Some(channel.clone());
+    }
+    settings.slack.webhook |= credentials.webhook.is_some();
+    settings.slack.token |= credentials.token.is_some();
+    converge(client, settings, credentials).await
+}
+
+/// What identifies a version of an object as vigil sees it: its resourceVersion, except for
+/// the DaemonSet, whose status the controller updates all the time (there: generation,
+/// labels and annotations).
+fn fingerprint(kind: &str, m: &ObjectMeta) -> String {
+    if kind == "DaemonSet" {
+        serde_json::json!([m.generation, m.labels, m.annotations]).to_string()
+    } else {
+        m.resource_version.clone().unwrap_or_default()
+    }
+}
+
+fn outcome(kind: &str, before: Option<&str>, after: &DynamicObject) -> Outcome {
+    match before {
+        None => Outcome::Created,
+        Some(b) if fingerprint(kind, &after.metadata) == b => Outcome::Unchanged,
+        Some(_) => Outcome::Configured,
+    }
+}
+
+async fn converge(
+    client: &Client,
+    mut settings: Settings,
+    credentials: Credentials,
+) -> Result<Report, Error> {
+    let namespace = settings.namespace.clone();
+    let (minor, ns) =
+        futures::try_join!(server_minor(client), owned_namespace(client, &namespace))?;
+    settings.icmp = settings.icmp.resolve(minor);
+    let live = if ns.is_some() {
+        live(client, &namespace, true).await?
+    } else {
+        live(client, &namespace, false).await?
+    };
+    // Credentials given earlier and not now are kept (the Secret stays as it is).
+    let kept_secret = if credentials.is_empty() && ns.is_some() {
+        let api: Api<Secret> = Api::namespaced(client.clone(), &namespace);
+        api.get_opt(SLACK_SECRET).await.map_err(|e| {
+            cluster::api_error("get", "secrets", Some(&namespace), Some(SLACK_SECRET), e)
+        })?
+    } else {
+        None
+    };
+    if let Some(data) = kept_secret.as_ref().and_then(|s| s.data.as_ref()) {
+        settings.slack.webhook |= data.contains_key("webhook");
+        settings.slack.token |= data.contains_key("token");
+    }
+
+    let before = |o: &Object| {
+        live.get(&(o.kind().to_owned(), o.name().to_owned()))
+            .map(|(rv, _, _)| rv.as_str())
+    };
+    let mut changes = Vec::new();
+    // Namespace first; a new namespace is applied twice (Kubernetes 1.20 writes its
+    // managedFields on the first re-apply, so the next install is a no-op).
+    let ns_object = Object::typed(&build::namespace(&settings))?;
+    let mut applied = apply_one(client, &ns_object).await?;
+    if ns.is_none() {
+        applied = apply_one(client, &ns_object).await?;
+    }
+    let ns_rv = ns.and_then(|n| n.metadata.resource_version);
+    changes.push(Change {
+        object: ns_object.id(),
+        outcome: outcome("Namespace", ns_rv.as_deref(), &applied),
+    });
+
+    // The Secret before the DaemonSet: its resourceVersion rolls the pods when it changes.
+    let kept_secret_present = kept_secret.is_some();
+    let mut secret_rv = kept_secret.and_then(|s| s.metadata.resource_version);
+    let mut wanted: BTreeSet<(String, String)> = BTreeSet::new();
+    if !credentials.is_empty() {
+        let secret = Object::typed(&build::slack_secret(&settings, &credentials))?;
+        let applied = apply_one(client, &secret).await?;
+        secret_rv = applied.metadata.resource_version.clone();
+        changes.push(Change {
+            object: secret.id(),
+            outcome: outcome("Secret", before(&secret), &applied),
+        });
+    }
+    if credentials.is_empty() && kept_secret_present {
+        changes.push(Change {
+            object: format!("secret/{SLACK_SECRET}"),
+            outcome: Outcome::Unchanged,
+        });
+    }
+    if settings.slack.any() {
+        wanted.insert(("Secret".into(), SLACK_SECRET.into()));
+    }
+    let objects = build::manifests(&settings, secret_rv.as_deref())?;
+    for o in objects.iter().skip(1) {
+        let applied = apply_one(client, o).await?;
+        changes.push(Change {
+            object: o.id(),
+            outcome: outcome(o.kind(), before(o), &applied),
+        });
+    }
+    wanted.extend(
+        objects
+            .iter()
+            .map(|o| (o.kind().to_owned(), o.name().to_owned())),
+    );
+    for ((kind, name), (_, resource, namespaced)) in &live {
+        let own_state = *namespaced && (name == LEASE || name == STATE);
+        if wanted.contains(&(kind.clone(), name.clone())) || own_state {
+            continue;
+        }
+        delete(
+            client,
+            resource,
+            namespaced.then_some(namespace.as_str()),
+            name,
+        )
+        .await?;
+        tracing::info!(namespace = %namespace, kind = %kind, name = %name, "pruned");
+        changes.push(Change {
+            object: format!("{}/{name}", kind.to_lowercase()),
+            outcome: Outcome::Pruned,
+        });
+    }
+    Ok(Report { namespace, changes })
+}
+
+async fn delete(
+    client: &Client,
+    resource: &ApiResource,
+    namespace: Option<&str>,
+    name: &str,
+) -> Result<bool, Error> {
+    let api: Api<DynamicObject> = match namespace {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, resource),
+        None => Api::all_with(client.clone(), resource),
+    };
+    let dp = DeleteParams {
+        propagation_policy: Some(PropagationPolicy::Background),
+        ..Default::default()
+    };
+    match api.delete(name, &dp).await {
+        Ok(_) => Ok(true),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(false),
+        Err(e) => {
+            Err(cluster::api_error("delete", &resource.plural, namespace, Some(name), e).into())
+        }
+    }
+}
+
+/// Removes the install: its cluster-scoped objects (by label), then its namespace with
+/// everything in it (the agent's Lease and state included). Nothing without the label.
+pub async fn uninstall(client: &Client, namespace: &str) -> Result<Vec<String>, Error> {
+    let ns = owned_namespace(client, namespace).await?;
+    let live = live(client, namespace, false).await?;
+    let mut deleted = Vec::new();
+    // The binding first: the agents lose their permissions before anything else goes.
+    let mut cluster_objects: Vec<_> = live.iter().collect();
+    cluster_objects.sort_by_key(|((kind, _), _)| match kind.as_str() {
+        "ClusterRoleBinding" => 0,
+        "ClusterRole" => 1,
+        _ => 2,
+    });
+    for ((kind, name), (_, resource, _)) in cluster_objects {
+        if delete(client, resource, None, name).await? {
+            deleted.push(format!("{}/{name}", kind.to_lowercase()));
+        }
+    }
+    if ns.is_some() {
+        let resource = ApiResource::erase::<Namespace>(&());
+        if delete(client, &resource, None, namespace).await? {
+            deleted.push(format!("namespace/{namespace}"));
+        }
+    }
+    Ok(deleted)
+}
+
+/// Whether ICMP works without NET_RAW in this install (for the report).
+pub fn icmp_summary(s: &Settings) -> &'static str {
+    match s.icmp {
+        IcmpMode::Sysctl | IcmpMode::Auto => "unprivileged (net.ipv4.ping_group_range)",
+        IcmpMode::NetRaw => "NET_RAW capability",
+        IcmpMode::Off => "off",
+    }
+}

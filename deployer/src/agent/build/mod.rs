@@ -1,0 +1,171 @@
+//! Builds every Kubernetes object of the cluster agent from checked [`Settings`]. No client.
+
+mod config;
+mod daemonset;
+mod rbac;
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::{Namespace, Secret, ServiceAccount};
+use k8s_openapi::api::scheduling::v1::PriorityClass;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+pub use config::{AgentConfig, config, config_yaml};
+pub use daemonset::{HEALTH_PORT, UID, daemonset};
+pub use rbac::{cluster_role, role};
+
+use super::spec::{Credentials, Settings};
+use crate::tenant::build::{Error, MANAGED_BY_LABEL, MANAGER, Object, standard_labels};
+
+/// The install's label: `vigil.dev/agent=<namespace>` (like `vigil.dev/tenant` for tenants).
+pub const AGENT_LABEL: &str = "vigil.dev/agent";
+pub const COMPONENT: &str = "cluster-agent";
+pub const APP: &str = "vigil-agent";
+/// DaemonSet, ServiceAccount, Role and RoleBinding in the agent's namespace.
+pub const NAME: &str = "vigil-agent";
+pub const CONFIG_MAP: &str = "vigil-agent-config";
+pub const SLACK_SECRET: &str = "vigil-agent-slack";
+/// Made by the agent itself: its leader Lease and its state ConfigMap.
+pub const LEASE: &str = "vigil-agent-leader";
+pub const STATE: &str = "vigil-agent-state";
+/// Annotation on the DaemonSet with the install's [`Settings`] (JSON, no secrets).
+pub const SETTINGS_ANNOTATION: &str = "vigil.dev/agent-settings";
+/// Pod-template annotations that roll the pods when the configuration or credentials change.
+pub const CONFIG_CHECKSUM_ANNOTATION: &str = "vigil.dev/config-checksum";
+pub const CREDENTIALS_ANNOTATION: &str = "vigil.dev/credentials-version";
+
+/// Cluster-scoped objects (ClusterRole, ClusterRoleBinding, PriorityClass) carry the namespace
+/// in their name, so installs in two namespaces never share one.
+pub fn cluster_name(s: &Settings) -> String {
+    format!("{NAME}-{}", s.namespace)
+}
+
+/// The standard labels plus [`AGENT_LABEL`].
+pub fn labels(s: &Settings) -> BTreeMap<String, String> {
+    let mut l = standard_labels(APP, &s.namespace, COMPONENT);
+    l.insert(AGENT_LABEL.into(), s.namespace.clone());
+    l
+}
+
+/// The labels the DaemonSet selects its pods by (stable across upgrades).
+pub fn selector(s: &Settings) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (AGENT_LABEL.to_owned(), s.namespace.clone()),
+        (
+            crate::tenant::build::COMPONENT_LABEL.to_owned(),
+            COMPONENT.to_owned(),
+        ),
+    ])
+}
+
+/// The label selector of every object of the install in `namespace`.
+pub fn install_selector(namespace: &str) -> String {
+    format!("{MANAGED_BY_LABEL}={MANAGER},{AGENT_LABEL}={namespace}")
+}
+
+pub fn meta(s: &Settings, name: &str) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name.into()),
+        namespace: Some(s.namespace.clone()),
+        labels: Some(labels(s)),
+        ..Default::default()
+    }
+}
+
+fn cluster_meta(s: &Settings) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(cluster_name(s)),
+        labels: Some(labels(s)),
+        ..Default::default()
+    }
+}
+
+/// The namespace, labelled for Pod Security admission (enforced on clusters that have it):
+/// `restricted`, or `baseline` when ICMP needs NET_RAW.
+pub fn namespace(s: &Settings) -> Namespace {
+    let level = if daemonset::needs_net_raw(s) {
+        "baseline"
+    } else {
+        "restricted"
+    };
+    let mut l = labels(s);
+    for mode in ["enforce", "audit", "warn"] {
+        l.insert(format!("pod-security.kubernetes.io/{mode}"), level.into());
+    }
+    Namespace {
+        metadata: ObjectMeta {
+            name: Some(s.namespace.clone()),
+            labels: Some(l),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+pub fn priority_class(s: &Settings) -> PriorityClass {
+    PriorityClass {
+        metadata: cluster_meta(s),
+        value: s.priority,
+        global_default: Some(false),
+        // Explicit: Kubernetes 1.20 rewrites a PriorityClass on every apply that leaves it out.
+        preemption_policy: Some("PreemptLowerPriority".into()),
+        description: Some(
+            "vigil-agent: watches node and pod health; evicted after ordinary workloads".into(),
+        ),
+        ..Default::default()
+    }
+}
+
+/// The agent's identity; its token is mounted (it talks to the API server).
+pub fn service_account(s: &Settings) -> ServiceAccount {
+    ServiceAccount {
+        metadata: meta(s, NAME),
+        automount_service_account_token: Some(true),
+        ..Default::default()
+    }
+}
+
+/// Slack credentials, one key per credential (`webhook`, `token`).
+pub fn slack_secret(s: &Settings, c: &Credentials) -> Secret {
+    let mut data = BTreeMap::new();
+    if let Some(w) = &c.webhook {
+        data.insert(
+            "webhook".to_owned(),
+            ByteString(w.expose().as_bytes().to_vec()),
+        );
+    }
+    if let Some(t) = &c.token {
+        data.insert(
+            "token".to_owned(),
+            ByteString(t.expose().as_bytes().to_vec()),
+        );
+    }
+    Secret {
+        metadata: meta(s, SLACK_SECRET),
+        type_: Some("Opaque".into()),
+        data: Some(data),
+        ..Default::default()
+    }
+}
+
+/// Every object but the Secret, in apply order: namespace, cluster-scoped, RBAC, config, DaemonSet.
+/// `credentials_version` is the Slack Secret's resourceVersion (none when rendering).
+pub fn manifests(s: &Settings, credentials_version: Option<&str>) -> Result<Vec<Object>, Error> {
+    let (cluster_role, cluster_binding) = rbac::cluster_role(s);
+    let (role, binding) = rbac::role(s);
+    Ok(vec![
+        Object::typed(&namespace(s))?,
+        Object::typed(&priority_class(s))?,
+        Object::typed(&cluster_role)?,
+        Object::typed(&cluster_binding)?,
+        Object::typed(&service_account(s))?,
+        Object::typed(&role)?,
+        Object::typed(&binding)?,
+        Object::typed(&config::config_map(s))?,
+        Object::typed(&daemonset::daemonset(s, credentials_version))?,
+    ])
+}
+
+#[cfg(test)]
+mod tests;

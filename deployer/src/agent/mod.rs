@@ -1,0 +1,8 @@
+//! The cluster agent's installation: [`spec`] (flags and the alerting file, checked) →
+//! [`build`] (typed objects, no client) → [`apply`] (server-side apply, pruning, upgrade,
+//! uninstall) → [`status`] (per-node health, leader, last Slack delivery, rollout wait).
+
+pub mod apply;
+pub mod build;
+pub mod spec;
+pub mod status;

@@ -1,0 +1,401 @@
+//! `vigil agent install|upgrade|uninstall|render|status`.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use k8s_openapi::jiff::Timestamp;
+use kube::Client;
+
+use super::args::{OutputArgs, WaitFlag, duration};
+use super::progress::Progress;
+use super::{Error, output};
+use crate::agent::apply::{self, Report, Upgrade};
+use crate::agent::build;
+use crate::agent::spec::{self, DEFAULT_NAMESPACE, IcmpMode, Request};
+use crate::agent::status::{self, Status};
+use crate::cluster::{self, Target};
+use crate::tenant::apply::Outcome;
+use crate::tenant::status::age;
+
+#[derive(Debug, Subcommand)]
+pub enum AgentCommand {
+    /// Install (or converge) the cluster agent: DaemonSet, RBAC, config, Slack Secret.
+    Install(InstallArgs),
+    /// Change the image and/or configuration of an installed agent; rolls node by node.
+    Upgrade(UpgradeArgs),
+    /// Remove everything the install created (its namespace included), nothing else.
+    Uninstall(UninstallArgs),
+    /// Print the agent's manifests as multi-document YAML; no cluster needed.
+    Render(RenderArgs),
+    /// Per-node agent health, the current leader and the last Slack delivery.
+    Status(StatusArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct NamespaceArg {
+    /// The agent's namespace (created and owned by the install).
+    #[arg(short, long, default_value = DEFAULT_NAMESPACE)]
+    pub namespace: String,
+}
+
+/// Slack credentials by reference only: a value never goes on the command line.
+#[derive(Debug, Args, Default)]
+pub struct SlackArgs {
+    /// Default channel for cluster alerts and unrouted tenant alerts (bot token transport).
+    #[arg(long, value_name = "CHANNEL")]
+    pub slack_channel: Option<String>,
+    /// File holding the Slack incoming-webhook URL.
+    #[arg(long, value_name = "PATH", conflicts_with = "slack_webhook_env")]
+    pub slack_webhook_file: Option<PathBuf>,
+    /// Environment variable holding the Slack incoming-webhook URL.
+    #[arg(long, value_name = "VAR")]
+    pub slack_webhook_env: Option<String>,
+    /// File holding the Slack bot token (xoxb-…).
+    #[arg(long, value_name = "PATH", conflicts_with = "slack_token_env")]
+    pub slack_token_file: Option<PathBuf>,
+    /// Environment variable holding the Slack bot token.
+    #[arg(long, value_name = "VAR")]
+    pub slack_token_env: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SettingsArgs {
+    #[command(flatten)]
+    pub namespace: NamespaceArg,
+    /// vigil-agent image, repository:tag or repository@sha256:digest.
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Option<String>,
+    /// The alerting policy: rules, routes, maintenance windows, digest (YAML).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// ICMP for the agent: unprivileged through a sysctl, the NET_RAW capability, or off.
+    #[arg(long, value_enum, default_value_t)]
+    pub icmp: IcmpMode,
+    /// Nodes upgraded at a time: a number or a percentage.
+    #[arg(long, value_name = "N|N%")]
+    pub max_unavailable: Option<String>,
+    /// Value of the agent's PriorityClass.
+    #[arg(long, value_name = "VALUE")]
+    pub priority: Option<i32>,
+    #[command(flatten)]
+    pub slack: SlackArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+    #[command(flatten)]
+    pub wait: WaitFlag,
+}
+
+#[derive(Debug, Args)]
+pub struct UpgradeArgs {
+    #[command(flatten)]
+    pub namespace: NamespaceArg,
+    /// The new vigil-agent image.
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Option<String>,
+    /// The new alerting policy (replaces the installed one).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub slack: SlackArgs,
+    #[command(flatten)]
+    pub wait: WaitFlag,
+}
+
+#[derive(Debug, Args)]
+pub struct UninstallArgs {
+    #[command(flatten)]
+    pub namespace: NamespaceArg,
+    /// How long to wait for the namespace to be gone.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = duration)]
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+    /// Target Kubernetes version (ICMP `auto` uses the sysctl from 1.18 on).
+    #[arg(long, value_name = "MAJOR.MINOR", default_value = "1.33")]
+    pub kube_version: String,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub namespace: NamespaceArg,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+fn request(a: &SettingsArgs) -> Request {
+    Request {
+        namespace: a.namespace.namespace.clone(),
+        image: a.image.clone(),
+        config: a.config.clone(),
+        icmp: a.icmp,
+        max_unavailable: a.max_unavailable.clone(),
+        priority: a.priority,
+        slack_channel: a.slack.slack_channel.clone(),
+        slack_webhook_file: a.slack.slack_webhook_file.clone(),
+        slack_webhook_env: a.slack.slack_webhook_env.clone(),
+        slack_token_file: a.slack.slack_token_file.clone(),
+        slack_token_env: a.slack.slack_token_env.clone(),
+    }
+}
+
+pub async fn run(out: &mut impl Write, target: &Target, cmd: AgentCommand) -> Result<(), Error> {
+    match cmd {
+        AgentCommand::Render(a) => render(out, a),
+        AgentCommand::Install(a) => {
+            let (settings, refs) = spec::validate(&request(&a.settings))?;
+            // Credentials are read before connecting: an unreadable one applies nothing.
+            refs.read()?;
+            let client = cluster::client(target).await?;
+            let report = apply::install(&client, settings, &refs).await?;
+            print_report(out, &report)?;
+            wait(out, &client, &report.namespace, a.wait.wait).await
+        }
+        AgentCommand::Upgrade(a) => {
+            let ns = spec::namespace("--namespace", &a.namespace.namespace)
+                .map_err(|p| invalid(vec![p]))?;
+            let r = Request {
+                namespace: ns.clone(),
+                image: a.image.clone(),
+                config: a.config.clone(),
+                slack_channel: a.slack.slack_channel.clone(),
+                slack_webhook_file: a.slack.slack_webhook_file.clone(),
+                slack_webhook_env: a.slack.slack_webhook_env.clone(),
+                slack_token_file: a.slack.slack_token_file.clone(),
+                slack_token_env: a.slack.slack_token_env.clone(),
+                ..Default::default()
+            };
+            if r.image.is_none()
+                && r.config.is_none()
+                && r.slack_channel.is_none()
+                && r.slack_webhook_file.is_none()
+                && r.slack_webhook_env.is_none()
+                && r.slack_token_file.is_none()
+                && r.slack_token_env.is_none()
+            {
+                return Err(Error::Usage(
+                    "nothing to upgrade: give --image, --config or new Slack credentials".into(),
+                ));
+            }
+            let image_given = r.image.is_some();
+            let (checked, refs) = spec::validate(&r)?;
+            refs.read()?;
+            let u = Upgrade {
+                image: image_given.then(|| checked.image.clone()),
+                alerting: a.config.is_some().then(|| checked.alerting.clone()),
+                slack_channel: checked.slack.channel.clone(),
+                credentials: refs,
+            };
+            let client = cluster::client(target).await?;
+            let report = apply::upgrade(&client, &ns, &u).await?;
+            print_report(out, &report)?;
+            wait(out, &client, &ns, a.wait.wait).await
+        }
+        AgentCommand::Uninstall(a) => {
+            let ns = spec::namespace("--namespace", &a.namespace.namespace)
+                .map_err(|p| invalid(vec![p]))?;
+            let client = cluster::client(target).await?;
+            let deleted = apply::uninstall(&client, &ns).await?;
+            for d in &deleted {
+                writeln!(out, "{d} deleted")?;
+            }
+            let mut progress = Progress::new();
+            let result =
+                crate::tenant::wait::gone(&client, &ns, a.timeout, |e| progress.deleting(&ns, e))
+                    .await;
+            progress.finish();
+            result?;
+            if deleted.is_empty() {
+                writeln!(
+                    out,
+                    "vigil agent was not installed in namespace {ns}; nothing to delete"
+                )?;
+            } else {
+                writeln!(out, "vigil agent uninstalled from namespace {ns}")?;
+            }
+            Ok(())
+        }
+        AgentCommand::Status(a) => {
+            let client = cluster::client(target).await?;
+            let s = status::status(&client, &a.namespace.namespace).await?;
+            if !output::structured(out, a.output.output, &s)? {
+                print_status(out, &s)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+fn invalid(problems: Vec<crate::tenant::validate::Problem>) -> Error {
+    Error::AgentInput(crate::tenant::validate::Error {
+        origin: "command line".into(),
+        problems,
+    })
+}
+
+fn render(out: &mut impl Write, a: RenderArgs) -> Result<(), Error> {
+    let minor = a
+        .kube_version
+        .strip_prefix("1.")
+        .and_then(|m| m.parse::<u32>().ok())
+        .ok_or_else(|| {
+            Error::Usage(format!(
+                "--kube-version {:?} is not MAJOR.MINOR such as 1.20",
+                a.kube_version
+            ))
+        })?;
+    let (mut settings, _) = spec::validate(&request(&a.settings))?;
+    settings.icmp = settings.icmp.resolve(minor);
+    let objects = build::manifests(&settings, None)?;
+    writeln!(
+        out,
+        "# vigil agent in namespace {}: {} objects.{}",
+        settings.namespace,
+        objects.len(),
+        if settings.slack.any() {
+            format!(
+                " The Slack Secret ({}) is created by `vigil agent install` and never rendered.",
+                build::SLACK_SECRET
+            )
+        } else {
+            String::new()
+        }
+    )?;
+    let yaml = crate::tenant::build::to_yaml(&objects).map_err(|e| Error::Encode(e.to_string()))?;
+    write!(out, "{yaml}")?;
+    Ok(())
+}
+
+fn print_report(out: &mut impl Write, r: &Report) -> Result<(), Error> {
+    for c in &r.changes {
+        let word = match c.outcome {
+            Outcome::Created => "created",
+            Outcome::Configured => "configured",
+            Outcome::Unchanged => "unchanged",
+            Outcome::Pruned => "pruned",
+        };
+        writeln!(out, "{} {word}", c.object)?;
+    }
+    let count = |o: Outcome| r.changes.iter().filter(|c| c.outcome == o).count();
+    writeln!(
+        out,
+        "vigil agent in namespace {}: {} created, {} configured, {} unchanged, {} pruned",
+        r.namespace,
+        count(Outcome::Created),
+        count(Outcome::Configured),
+        count(Outcome::Unchanged),
+        count(Outcome::Pruned)
+    )?;
+    Ok(())
+}
+
+async fn wait(
+    out: &mut impl Write,
+    client: &Client,
+    namespace: &str,
+    timeout: Option<Duration>,
+) -> Result<(), Error> {
+    let Some(timeout) = timeout else {
+        return Ok(());
+    };
+    let mut progress = Progress::new();
+    let result = status::wait_rollout(client, namespace, timeout, |r| {
+        progress.line(format!(
+            "vigil agent: {}/{} nodes updated, {} available",
+            r.updated, r.desired, r.available
+        ))
+    })
+    .await;
+    progress.finish();
+    result?;
+    writeln!(out, "vigil agent is running on every node")?;
+    Ok(())
+}
+
+fn print_status(out: &mut impl Write, s: &Status) -> Result<(), Error> {
+    let now = Timestamp::now();
+    writeln!(out, "Namespace:  {}", s.namespace)?;
+    writeln!(out, "Image:      {}", s.image)?;
+    writeln!(
+        out,
+        "Nodes:      {} desired, {} ready, {} up to date, {} available{}",
+        s.desired,
+        s.ready,
+        s.updated,
+        s.available,
+        if s.healthy { "" } else { " (not healthy)" }
+    )?;
+    let leader = match &s.leader {
+        None => "none (no agent has taken the lease yet)".to_owned(),
+        Some(l) => format!(
+            "{}{}{}",
+            l.holder,
+            l.renewed
+                .as_deref()
+                .map(|r| format!(", renewed {} ago", age(r, now)))
+                .unwrap_or_default(),
+            if l.expired {
+                " (EXPIRED: no agent renews it)"
+            } else {
+                ""
+            }
+        ),
+    };
+    writeln!(out, "Leader:     {leader}")?;
+    let delivery = match &s.last_delivery {
+        None => "none yet".to_owned(),
+        Some(d) => format!(
+            "{} ago to {} ({}){}",
+            age(&d.at, now),
+            d.channel,
+            d.incident,
+            if d.pending > 0 {
+                format!("; {} waiting in the outbox", d.pending)
+            } else {
+                String::new()
+            }
+        ),
+    };
+    writeln!(out, "Last Slack: {delivery}")?;
+    writeln!(out)?;
+    let rows: Vec<Vec<String>> = s
+        .nodes
+        .iter()
+        .map(|n| {
+            vec![
+                n.node.clone(),
+                if n.node_ready { "Ready" } else { "NotReady" }.into(),
+                n.pod.clone().unwrap_or_else(|| "<none>".into()),
+                if n.ready { "true" } else { "false" }.into(),
+                n.phase.clone(),
+                n.restarts.to_string(),
+                n.started
+                    .as_deref()
+                    .map_or_else(|| "-".into(), |t| age(t, now)),
+            ]
+        })
+        .collect();
+    output::table(
+        out,
+        &[
+            "NODE",
+            "NODE STATUS",
+            "AGENT",
+            "READY",
+            "PHASE",
+            "RESTARTS",
+            "AGE",
+        ],
+        &rows,
+    )
+}
