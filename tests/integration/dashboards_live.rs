@@ -470,19 +470,32 @@ async fn every_panel_shows_live_data_and_the_overview_shows_the_down_host_down()
     );
     assert!(panels_run > 50, "only {panels_run} panel queries ran");
 
-    // the overview shows the down host as down: in the device table (worst first) ...
     let overview = dashboards
         .iter()
         .find(|d| d.uid() == "vigil-overview")
         .expect("the overview");
-    let table = panel(overview, "Devices — worst first");
-    let q = overview
+    check_overview(&influx, overview, &base).await;
+
+    influx
+        .query(&format!("DROP DATABASE \"{}\"", influx.db))
+        .await
+        .expect("drop database");
+}
+
+/// The last row of each series of a table query, by device: column → value.
+async fn rows_by_device(
+    influx: &Influx,
+    d: &Dashboard,
+    target: &str,
+    i: &Interpolation,
+) -> BTreeMap<String, BTreeMap<String, Value>> {
+    let q = d
         .queries()
         .into_iter()
-        .find(|q| q.what.contains("\"Devices — worst first\" target A"))
-        .expect("the ICMP query of the device table");
-    let answer = influx.query(&base.apply(&q)).await.expect("query");
-    let rows: BTreeMap<String, BTreeMap<String, Value>> = series(&answer)
+        .find(|q| q.what.ends_with(target))
+        .unwrap_or_else(|| panic!("{}: no query {target}", d.file));
+    let answer = influx.query(&i.apply(&q)).await.expect("query");
+    series(&answer)
         .iter()
         .map(|s| {
             let columns: Vec<String> = s["columns"]
@@ -497,53 +510,101 @@ async fn every_panel_shows_live_data_and_the_overview_shows_the_down_host_down()
                 columns.into_iter().zip(values).collect(),
             )
         })
-        .collect();
-    let down = rows.get("down").expect("the down host has a row");
+        .collect()
+}
+
+/// The colour a field override's thresholds give `value`.
+fn override_colour(p: &Value, field: &str, value: f64) -> String {
+    let thresholds = p["fieldConfig"]["overrides"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|o| o["matcher"]["options"] == field)
+        .flat_map(|o| o["properties"].as_array().cloned().unwrap_or_default())
+        .find(|prop| prop["id"] == "thresholds")
+        .unwrap_or_else(|| panic!("{field} has no thresholds"));
+    threshold_colour(&thresholds["value"], value)
+}
+
+/// What the service desk sees first: the down host DOWN in red at the top of the device
+/// table and counted in the red "Devices down"; loss and latency coloured by how bad they
+/// are; the device that never answers SNMP marked UNREACHABLE.
+async fn check_overview(influx: &Influx, overview: &Dashboard, i: &Interpolation) {
+    let table = panel(overview, "Devices — worst first");
+    let icmp = rows_by_device(influx, overview, "\"Devices — worst first\" target A", i).await;
+    let down = icmp.get("down").expect("the down host has a row");
     assert_eq!(
         mapped(table, "icmp", &down["icmp"]),
         Some(("DOWN".to_owned(), "red".to_owned())),
         "{down:?}"
     );
     assert_eq!(down["loss"].as_f64(), Some(100.0), "{down:?}");
-    let worst = rows
+    let loss = |r: &BTreeMap<String, Value>| r["loss"].as_f64().unwrap_or(0.0);
+    let worst = icmp
         .iter()
-        .max_by(|a, b| {
-            let loss = |r: &BTreeMap<String, Value>| r["loss"].as_f64().unwrap_or(0.0);
-            loss(a.1).total_cmp(&loss(b.1))
-        })
+        .max_by(|a, b| loss(a.1).total_cmp(&loss(b.1)))
         .map(|(d, _)| d.as_str());
     assert_eq!(
         worst,
         Some("down"),
         "sorted by loss, the down host is first"
     );
-    for up in ["up", "slow", "fw-pa5000"] {
+    for up in ["up", "slow", "lossy", "fw-pa5000", "srv-snmpd"] {
         assert_eq!(
-            mapped(table, "icmp", &rows[up]["icmp"]).map(|m| m.0),
+            mapped(table, "icmp", &icmp[up]["icmp"]).map(|m| m.0),
             Some("UP".to_owned()),
             "{up}: {:?}",
-            rows[up]
+            icmp[up]
         );
     }
-    // ... and in the red "Devices down" counter
-    let stat = panel(overview, "Devices down (ICMP)");
-    let q = overview
-        .queries()
-        .into_iter()
-        .find(|q| q.what.contains("\"Devices down (ICMP)\""))
-        .expect("the devices-down query");
-    let answer = influx.query(&base.apply(&q)).await.expect("query");
-    let n = series(&answer)[0]["values"][0][1]
-        .as_f64()
-        .expect("a count");
-    assert_eq!(n, 1.0, "exactly the down host is down: {answer}");
+    // 30 % loss is red, no loss green; 50 ms more round trip is yellow, loopback green
+    assert_eq!(override_colour(table, "loss", loss(&icmp["lossy"])), "red");
+    assert_eq!(override_colour(table, "loss", loss(&icmp["up"])), "green");
+    let rtt = |d: &str| icmp[d]["rtt"].as_f64().unwrap_or(f64::NAN);
     assert_eq!(
-        threshold_colour(&stat["fieldConfig"]["defaults"]["thresholds"], n),
-        "red"
+        override_colour(table, "rtt", rtt("slow")),
+        "yellow",
+        "{:?}",
+        icmp["slow"]
+    );
+    assert_eq!(
+        override_colour(table, "rtt", rtt("up")),
+        "green",
+        "{:?}",
+        icmp["up"]
     );
 
-    influx
-        .query(&format!("DROP DATABASE \"{}\"", influx.db))
-        .await
-        .expect("drop database");
+    let snmp = rows_by_device(influx, overview, "\"Devices — worst first\" target B", i).await;
+    assert_eq!(
+        mapped(table, "snmp", &snmp["ghost"]["snmp"]),
+        Some(("UNREACHABLE".to_owned(), "red".to_owned())),
+        "{snmp:?}"
+    );
+    for ok in ["fw-pa5000", "sw-c3560", "sw-icx6430", "srv-snmpd"] {
+        assert_eq!(
+            mapped(table, "snmp", &snmp[ok]["snmp"]).map(|m| m.0),
+            Some("OK".to_owned()),
+            "{ok}: {snmp:?}"
+        );
+    }
+
+    // ... and counted in the red "Devices down" and "SNMP unreachable"
+    for (title, expected) in [("Devices down (ICMP)", 1.0), ("SNMP unreachable", 1.0)] {
+        let stat = panel(overview, title);
+        let q = overview
+            .queries()
+            .into_iter()
+            .find(|q| q.what.contains(&format!("{title:?}")))
+            .expect("the stat's query");
+        let answer = influx.query(&i.apply(&q)).await.expect("query");
+        let n = series(&answer)[0]["values"][0][1]
+            .as_f64()
+            .expect("a count");
+        assert_eq!(n, expected, "{title}: {answer}");
+        assert_eq!(
+            threshold_colour(&stat["fieldConfig"]["defaults"]["thresholds"], n),
+            "red",
+            "{title}"
+        );
+    }
 }
