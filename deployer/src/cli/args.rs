@@ -130,9 +130,13 @@ pub struct CreateArgs {
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
-    /// The tenant file (`-` for standard input).
-    #[arg(short = 'f', long = "filename", value_name = "FILE")]
-    pub file: PathBuf,
+    /// Tenant files or directories of them (`*.yaml`, `*.yml`); `-` reads standard input.
+    /// Repeatable; every file is validated before anything is applied.
+    #[arg(short = 'f', long = "filename", value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
+    /// Apply this many tenants at the same time.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub parallel: u16,
     #[command(flatten)]
     pub policy: PolicyFlag,
     #[command(flatten)]

@@ -121,21 +121,10 @@ async fn apply_file(
     cilium: &str,
     a: ApplyArgs,
 ) -> Result<(), Error> {
-    let mut source = Source::read(&a.file)?;
-    flags::override_policy(&mut source.file, a.policy.network_policy);
-    let tenant = source.validate()?;
-    let client = cluster::client(target).await?;
-    let opts = apply::Options {
-        cilium_api_version: cilium.to_owned(),
-        create_only: false,
-        origin: source.origin,
-    };
-    let report = apply::apply(&client, &tenant, &opts).await?;
-    output::report(out, &report)?;
-    wait_ready(out, &client, &report.tenant, cilium, a.wait.wait).await
+    super::apply_many::run(out, target, cilium, a).await
 }
 
-async fn wait_ready(
+pub(super) async fn wait_ready(
     out: &mut impl Write,
     client: &Client,
     tenant: &str,

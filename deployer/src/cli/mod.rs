@@ -1,6 +1,7 @@
 //! The `vigil` command line: parses arguments, runs one command, prints its result.
 
 mod agent;
+mod apply_many;
 pub mod args;
 mod commands;
 mod flags;
