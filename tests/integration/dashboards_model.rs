@@ -222,11 +222,12 @@ pub struct Interpolation {
     pub multi: BTreeSet<String>,
 }
 
-/// Escapes a value for an InfluxQL regex the way Grafana's InfluxDB datasource does.
+/// Escapes a value for an InfluxQL regex the way Grafana's InfluxDB datasource does
+/// (`escapeRegex` of @grafana/data 11.3: `/[\\^$*+?.()|[\]{}\/]/g`).
 pub fn escape_regex(v: &str) -> String {
     let mut out = String::with_capacity(v.len());
     for c in v.chars() {
-        if "\\^$*+?.()|[]{}/-".contains(c) {
+        if "\\^$*+?.()|[]{}/".contains(c) {
             out.push('\\');
         }
         out.push(c);
