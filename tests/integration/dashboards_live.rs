@@ -61,9 +61,10 @@ impl Drop for TempDir {
 }
 
 fn collector_config(sb: &Sandbox, dir: &TempDir, db: &str) -> String {
-    let sim = sb.snmpsim;
+    // each simulated device on its own address where the sandbox offers one
+    let sim = |i: usize| sb.snmpsim_extra.get(i).copied().unwrap_or(sb.snmpsim);
     let mut devices = String::new();
-    for (name, recording) in SNMP_DEVICES {
+    for (i, (name, recording)) in SNMP_DEVICES.iter().enumerate() {
         let profiles = if *name == SHOWN_DEVICE {
             "[system, if-mib, host-resources, entity-sensor]"
         } else {
@@ -71,8 +72,8 @@ fn collector_config(sb: &Sandbox, dir: &TempDir, db: &str) -> String {
         };
         devices.push_str(&format!(
             "  - {{name: {name}, address: {ip}, icmp: true, profiles: {profiles}, snmp: {{community: {c}, port: {port}}}}}\n",
-            ip = sim.ip(),
-            port = sim.port(),
+            ip = sim(i).ip(),
+            port = sim(i).port(),
             c = dir.secret(name, recording),
         ));
     }
@@ -86,8 +87,8 @@ fn collector_config(sb: &Sandbox, dir: &TempDir, db: &str) -> String {
     // no recording of that name: snmpsim never answers, SNMP is unreachable
     devices.push_str(&format!(
         "  - {{name: ghost, address: {ip}, snmp: {{community: {c}, port: {port}, timeout: 500ms, retries: 0}}}}\n",
-        ip = sim.ip(),
-        port = sim.port(),
+        ip = sim(SNMP_DEVICES.len()).ip(),
+        port = sim(SNMP_DEVICES.len()).port(),
         c = dir.secret("ghost", "vigil-no-such-recording"),
     ));
     for host in ICMP_HOSTS {
