@@ -312,3 +312,91 @@ fn every_measurement_field_and_tag_a_query_names_is_one_the_agent_writes() {
     assert!(checked > 40, "only {checked} queries checked");
     failures(problems);
 }
+
+/// Every `thresholds` object in a panel (defaults and overrides), with where it is.
+fn thresholds(p: &Value) -> Vec<(String, &Value)> {
+    let mut out = vec![(
+        "defaults".to_owned(),
+        &p["fieldConfig"]["defaults"]["thresholds"],
+    )];
+    for o in p["fieldConfig"]["overrides"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        for prop in o["properties"].as_array().into_iter().flatten() {
+            if prop["id"] == "thresholds" {
+                out.push((
+                    format!("override {}", o["matcher"]["options"]),
+                    &prop["value"],
+                ));
+            }
+        }
+    }
+    out.retain(|(_, t)| !t.is_null());
+    out
+}
+
+/// Panel types of Grafana 11.3 the dashboards may use (no plugins to install).
+const PANEL_TYPES: &[&str] = &[
+    "row",
+    "stat",
+    "table",
+    "timeseries",
+    "state-timeline",
+    "status-history",
+    "bargauge",
+    "gauge",
+    "heatmap",
+    "text",
+];
+
+#[test]
+fn panels_are_built_in_and_thresholds_well_formed() {
+    let mut problems = Vec::new();
+    for d in model::load_all() {
+        for p in d.panels() {
+            let id = &p["id"];
+            let ty = p["type"].as_str().unwrap_or_default();
+            if !PANEL_TYPES.contains(&ty) {
+                problems.push(format!(
+                    "{}: panel {id} has type {ty:?}, not a built-in panel of Grafana 11",
+                    d.file
+                ));
+            }
+            for (at, t) in thresholds(p) {
+                let steps = t["steps"].as_array().map_or(&[][..], Vec::as_slice);
+                if t["mode"] != "absolute" && t["mode"] != "percentage" {
+                    problems.push(format!("{}: panel {id} {at}: no threshold mode", d.file));
+                }
+                if steps.first().is_none_or(|s| !s["value"].is_null()) {
+                    problems.push(format!(
+                        "{}: panel {id} {at}: the first step must be the base (value null)",
+                        d.file
+                    ));
+                }
+                let values: Vec<f64> = steps
+                    .iter()
+                    .skip(1)
+                    .filter_map(|s| s["value"].as_f64())
+                    .collect();
+                if values.len() + 1 != steps.len() || values.windows(2).any(|w| w[0] >= w[1]) {
+                    problems.push(format!(
+                        "{}: panel {id} {at}: steps need ascending numeric values: {t}",
+                        d.file
+                    ));
+                }
+                if steps
+                    .iter()
+                    .any(|s| s["color"].as_str().is_none_or(str::is_empty))
+                {
+                    problems.push(format!(
+                        "{}: panel {id} {at}: a step without colour",
+                        d.file
+                    ));
+                }
+            }
+        }
+    }
+    failures(problems);
+}
