@@ -51,10 +51,25 @@ fn agent_schema() -> influxql::Schema {
     out
 }
 
-/// The `alerts` measurement the dashboards expect (docs/dashboards.md, "The alerts measurement").
-const ALERTS_TAGS: &[&str] = &["rule", "severity", "fingerprint", "tenant", "device"];
+/// The `alerts` measurement as the alerting role writes it (`agent/src/alerts/points.rs`,
+/// docs/alerts.md; also in docs/dashboards.md), until the agent's schema lists it.
+const ALERTS_TAGS: &[&str] = &[
+    "rule",
+    "severity",
+    "state",
+    "source",
+    "object",
+    "tenant",
+    "namespace",
+    "workload",
+    "node",
+    "device",
+];
 const ALERTS_FIELDS: &[(&str, &str)] = &[
-    ("state", "string"),
+    ("firing", "integer"),
+    ("incident", "string"),
     ("summary", "string"),
-    ("started_ms", "integer"),
+    ("duration_s", "integer"),
+    ("silenced", "boolean"),
+    ("folded", "boolean"),
 ];

@@ -255,32 +255,68 @@ fn now_ms() -> i64 {
         .unwrap_or_default()
 }
 
-/// Alert state changes as the alerting role writes them (docs/dashboards.md).
+/// One point of the `alerts` measurement as the alerting role writes it
+/// (`agent/src/alerts/points.rs`): `started` and `at` in ms.
+fn alert_line(
+    rule: &str,
+    severity: &str,
+    state: &str,
+    device: &str,
+    started: i64,
+    at: i64,
+) -> String {
+    let firing = i64::from(!matches!(state, "resolved" | "folded_resolved"));
+    format!(
+        "alerts,rule={rule},severity={severity},state={state},source=dashboards-it,object=Device/{device},tenant=acme,device={device} \
+         firing={firing}i,incident=\"{rule}/{device}@{started}\",summary=\"{rule} on {device}\",duration_s={}i,silenced=false,folded=false {at}",
+        (at - started) / 1000
+    )
+}
+
+/// Alert state changes: the down host firing, the lossy host fired and resolved, the shown
+/// device with a repeating temperature alert.
 fn alert_lines(now: i64) -> String {
     let minute = 60_000;
     [
-        // the down host: firing for two minutes
-        format!(
-            "alerts,rule=DeviceDown,severity=critical,fingerprint=DeviceDown/down,device=down state=\"firing\",summary=\"down does not answer ICMP (100 % loss)\",started_ms={}i {}",
+        alert_line(
+            "DeviceDown",
+            "critical",
+            "firing",
+            "down",
             now - 2 * minute,
-            now - 2 * minute
+            now - 2 * minute,
         ),
-        // the lossy host: fired and resolved
-        format!(
-            "alerts,rule=PacketLoss,severity=warning,fingerprint=PacketLoss/lossy,device=lossy state=\"firing\",summary=\"lossy loses 30 % of ICMP packets\",started_ms={}i {}",
+        alert_line(
+            "PacketLoss",
+            "warning",
+            "firing",
+            "lossy",
             now - 5 * minute,
-            now - 5 * minute
-        ),
-        format!(
-            "alerts,rule=PacketLoss,severity=warning,fingerprint=PacketLoss/lossy,device=lossy state=\"resolved\",summary=\"lossy loses 30 % of ICMP packets\",started_ms={}i {}",
             now - 5 * minute,
-            now - 3 * minute
         ),
-        // the shown device: a temperature alert, still repeating
-        format!(
-            "alerts,rule=TemperatureHigh,severity=warning,fingerprint=TemperatureHigh/fw-pa5000,device=fw-pa5000 state=\"repeat\",summary=\"fw-pa5000 sensor above 75 °C\",started_ms={}i {}",
+        alert_line(
+            "PacketLoss",
+            "warning",
+            "resolved",
+            "lossy",
+            now - 5 * minute,
+            now - 3 * minute,
+        ),
+        alert_line(
+            "TemperatureHigh",
+            "warning",
+            "firing",
+            SHOWN_DEVICE,
             now - 4 * minute,
-            now - minute
+            now - 4 * minute,
+        ),
+        alert_line(
+            "TemperatureHigh",
+            "warning",
+            "repeat",
+            SHOWN_DEVICE,
+            now - 4 * minute,
+            now - minute,
         ),
     ]
     .join("\n")
@@ -590,11 +626,13 @@ async fn check_overview(influx: &Influx, overview: &Dashboard, i: &Interpolation
     }
 
     // ... and counted in the top row: one host down, one losing packets, one device
-    // unreachable over SNMP, and the collector reporting
+    // unreachable over SNMP, two open incidents, and the collector reporting
     for (title, expected, colour) in [
         ("Devices down (ICMP)", 1.0, "red"),
         ("Devices losing packets", 1.0, "orange"),
         ("SNMP unreachable", 1.0, "red"),
+        // DeviceDown on the down host and the repeating TemperatureHigh; PacketLoss resolved
+        ("Active incidents", 2.0, "red"),
         ("Collector reporting", 0.0, "green"),
     ] {
         let stat = panel(overview, title);
