@@ -306,6 +306,66 @@ impl Parser {
     }
 }
 
+/// Functions a query calls and clauses it uses that not every InfluxQL engine supports:
+/// InfluxDB 3 lacks INTEGRAL(), SAMPLE(), the technical-analysis functions, SLIMIT and
+/// SOFFSET; every other function and clause listed here works on 1.x, 2.x and 3.x.
+pub fn portability_problems(q: &str) -> Result<Vec<String>, String> {
+    const PORTABLE: &[&str] = &[
+        "count",
+        "distinct",
+        "mean",
+        "median",
+        "mode",
+        "spread",
+        "stddev",
+        "sum",
+        "bottom",
+        "first",
+        "last",
+        "max",
+        "min",
+        "percentile",
+        "top",
+        "abs",
+        "ceil",
+        "floor",
+        "round",
+        "cumulative_sum",
+        "derivative",
+        "difference",
+        "elapsed",
+        "moving_average",
+        "non_negative_derivative",
+        "non_negative_difference",
+        "now",
+        "time",
+        "tz",
+        "fill",
+    ];
+    let toks = tokenize(q)?;
+    let mut out = Vec::new();
+    for (i, t) in toks.iter().enumerate() {
+        if let Tok::Ident {
+            name,
+            quoted: false,
+        } = t
+        {
+            let lower = name.to_lowercase();
+            let keyword =
+                ["from", "where", "and", "or", "not", "by", "in", "as"].contains(&lower.as_str());
+            if is_sym(toks.get(i + 1), "(") && !keyword && !PORTABLE.contains(&lower.as_str()) {
+                out.push(format!(
+                    "{name}() is not available on every InfluxDB (1.x, 2.x, 3.x)"
+                ));
+            }
+            if lower == "slimit" || lower == "soffset" {
+                out.push(format!("{name} is not supported by InfluxDB 3"));
+            }
+        }
+    }
+    Ok(out)
+}
+
 pub fn parse(q: &str) -> Result<Statement, String> {
     let mut p = Parser {
         toks: tokenize(q)?,
@@ -441,6 +501,19 @@ mod tests {
                 r#"SHOW TAG VALUES FROM "interface" WITH KEY = "ifDescr" WHERE "device" = 'x'"#
             ),
             Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn reports_functions_not_every_influxdb_has() {
+        assert_eq!(
+            portability_problems(
+                r#"SELECT integral("x"), non_negative_derivative(last("y"), 1s) FROM "m" GROUP BY time(1m) fill(none) SLIMIT 5"#
+            ),
+            Ok(vec![
+                "integral() is not available on every InfluxDB (1.x, 2.x, 3.x)".to_owned(),
+                "SLIMIT is not supported by InfluxDB 3".to_owned()
+            ])
         );
     }
 

@@ -274,7 +274,7 @@ fn every_variable_a_query_uses_is_defined() {
 }
 
 #[test]
-fn every_measurement_field_and_tag_a_query_names_is_one_the_agent_writes() {
+fn every_name_a_query_uses_is_written_by_the_agent_and_every_function_is_portable() {
     let schema = agent_schema();
     let mut problems = Vec::new();
     let mut checked = 0;
@@ -296,6 +296,10 @@ fn every_measurement_field_and_tag_a_query_names_is_one_the_agent_writes() {
         };
         for q in d.queries() {
             let text = interpolation.apply(&q);
+            match influxql::portability_problems(&text) {
+                Err(e) => problems.push(format!("{}: {e}", q.what)),
+                Ok(p) => problems.extend(p.into_iter().map(|p| format!("{}: {p}", q.what))),
+            }
             match influxql::parse(&text) {
                 Err(e) => problems.push(format!("{}: cannot parse {text:?}: {e}", q.what)),
                 Ok(stmt) => {
