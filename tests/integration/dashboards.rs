@@ -51,6 +51,26 @@ fn agent_schema() -> influxql::Schema {
     out
 }
 
+/// Field types by (measurement, field): `integer`, `float`, `string`, `boolean`.
+fn agent_field_types() -> std::collections::BTreeMap<(String, String), String> {
+    let schema = vigil_agent::schema::Schema::load().expect("the agent's schema loads");
+    let mut out: std::collections::BTreeMap<(String, String), String> = schema
+        .measurements
+        .iter()
+        .flat_map(|m| {
+            m.fields
+                .iter()
+                .map(|f| ((m.name.clone(), f.name.clone()), f.ty.clone()))
+        })
+        .collect();
+    if !out.keys().any(|(m, _)| m == "alerts") {
+        for (f, ty) in ALERTS_FIELDS {
+            out.insert(("alerts".to_owned(), f.to_string()), ty.to_string());
+        }
+    }
+    out
+}
+
 /// The `alerts` measurement as the alerting role writes it (`agent/src/alerts/points.rs`,
 /// docs/alerts.md; also in docs/dashboards.md), until the agent's schema lists it.
 const ALERTS_TAGS: &[&str] = &[

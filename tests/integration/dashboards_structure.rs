@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use super::model::{self, DATASOURCE_UID, SCHEMA_VERSION};
-use super::{DASHBOARDS, agent_schema, influxql};
+use super::{DASHBOARDS, agent_field_types, agent_schema, influxql};
 
 fn failures(problems: Vec<String>) {
     assert!(
@@ -397,6 +397,50 @@ fn panels_are_built_in_and_thresholds_well_formed() {
                     problems.push(format!(
                         "{}: panel {id} {at}: a step without colour",
                         d.file
+                    ));
+                }
+            }
+        }
+    }
+    failures(problems);
+}
+
+/// A stat panel reduces only numeric fields unless told otherwise: one showing a boolean
+/// (SNMP success) or a string must select all fields, or it shows "No data".
+#[test]
+fn stats_of_booleans_and_strings_read_all_fields() {
+    let types = agent_field_types();
+    let mut problems = Vec::new();
+    for d in model::load_all() {
+        for p in d.panels() {
+            if p["type"] != "stat" {
+                continue;
+            }
+            for t in p["targets"].as_array().into_iter().flatten() {
+                let text = t["query"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .replace("$timeFilter", "time > now() - 1h");
+                let Ok(influxql::Statement::Select(s)) = influxql::parse(&text) else {
+                    continue;
+                };
+                let influxql::Source::Measurement(m) = &s.from else {
+                    continue;
+                };
+                let non_numeric = s.fields.iter().chain(&s.selected).any(|f| {
+                    types
+                        .get(&(m.clone(), f.clone()))
+                        .is_some_and(|ty| ty == "boolean" || ty == "string")
+                });
+                if non_numeric
+                    && p["options"]["reduceOptions"]["fields"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .is_empty()
+                {
+                    problems.push(format!(
+                        "{}: panel {} {:?} shows a boolean or string field but reduces only numeric fields; set options.reduceOptions.fields to \"/.*/\"",
+                        d.file, p["id"], p["title"]
                     ));
                 }
             }
