@@ -440,7 +440,7 @@ fn stats_of_booleans_and_strings_read_all_fields() {
                 {
                     problems.push(format!(
                         "{}: panel {} {:?} shows a boolean or string field but reduces only numeric fields; set options.reduceOptions.fields to \"/.*/\"",
-                        d.file, p["id"], p["title"]
+                        d.file, p["id"], p["title"].as_str().unwrap_or_default()
                     ));
                 }
             }
