@@ -74,6 +74,12 @@ fn rendered_tenant_mounts_exactly_these_dashboards_read_only() {
         files.keys().collect::<Vec<_>>(),
         "the ConfigMap's keys are the dashboard files"
     );
+    // a ConfigMap holds at most 1 MiB; leave room for the dashboards to grow
+    let size: usize = data.iter().map(|(k, v)| k.len() + v.len()).sum();
+    assert!(
+        size < 768 * 1024,
+        "the dashboards ConfigMap holds {size} bytes, close to the 1 MiB limit of a ConfigMap"
+    );
     for (file, text) in &files {
         assert!(
             data[file] == *text,
