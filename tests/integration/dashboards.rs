@@ -2,6 +2,8 @@
 //! against the agent's schema, every panel against live data collected from the sandbox,
 //! and their provisioning in the rendered tenant manifests.
 
+#[path = "dashboards_collector.rs"]
+mod collector;
 #[path = "dashboards_influxql.rs"]
 mod influxql;
 #[path = "dashboards_live.rs"]
