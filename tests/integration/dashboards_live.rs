@@ -212,6 +212,14 @@ async fn every_panel_shows_live_data_and_the_overview_shows_the_down_host_down()
         .find(|d| d.uid() == "vigil-reachability")
         .expect("the reachability dashboard");
     check_reachability(&influx, reachability, &base).await;
+    let device = dashboards
+        .iter()
+        .find(|d| d.uid() == "vigil-device")
+        .expect("the device dashboard");
+    let shown = resolve_variables(&influx, device, &base)
+        .await
+        .expect("variables");
+    check_device(&influx, device, &shown).await;
 
     influx
         .query(&format!("DROP DATABASE \"{}\"", influx.db))
@@ -385,4 +393,62 @@ async fn check_reachability(influx: &Influx, d: &Dashboard, i: &Interpolation) {
             "{healthy}"
         );
     }
+}
+
+/// Every non-null value (outside the time column) of a panel's queries.
+async fn panel_values(influx: &Influx, d: &Dashboard, title: &str, i: &Interpolation) -> Vec<f64> {
+    let mut out = Vec::new();
+    for q in d
+        .queries()
+        .into_iter()
+        .filter(|q| q.what.contains(&format!("{title:?} target")))
+    {
+        let answer = influx.query(&i.apply(&q)).await.expect("query");
+        for s in series(&answer) {
+            for row in s["values"].as_array().into_iter().flatten() {
+                out.extend(
+                    row.as_array()
+                        .into_iter()
+                        .flatten()
+                        .skip(1)
+                        .filter_map(Value::as_f64),
+                );
+            }
+        }
+    }
+    assert!(!out.is_empty(), "{}: {title} has no values", d.file);
+    out
+}
+
+/// The device detail of the Palo Alto recording shows its values in the right units:
+/// sysUpTime 680377195 ticks as 78 days (green), two processors at 16 % and 12 % as 14 %
+/// (green), its four temperature sensors at 23–34 °C (below orange), ICMP UP.
+async fn check_device(influx: &Influx, d: &Dashboard, i: &Interpolation) {
+    let stat = |title: &str| panel(d, title)["fieldConfig"]["defaults"]["thresholds"].clone();
+    let uptime = panel_values(influx, d, "Uptime", i).await;
+    let uptime = uptime.last().copied().unwrap_or_default();
+    assert!(
+        (uptime - 6_803_771.95).abs() < 0.01,
+        "uptime in seconds: {uptime}"
+    );
+    assert_eq!(threshold_colour(&stat("Uptime"), uptime), "green");
+    let cpu = panel_values(influx, d, "CPU", i).await;
+    assert_eq!(cpu.last().copied(), Some(14.0), "mean of 16 % and 12 %");
+    assert_eq!(threshold_colour(&stat("CPU"), 14.0), "green");
+    let temperatures = panel_values(influx, d, "Temperatures", i).await;
+    let hottest = temperatures.iter().copied().fold(f64::MIN, f64::max);
+    assert_eq!(hottest, 34.0, "{temperatures:?}");
+    assert_eq!(
+        threshold_colour(
+            &panel(d, "Temperatures")["fieldConfig"]["defaults"]["thresholds"],
+            hottest
+        ),
+        "green"
+    );
+    let icmp = panel_values(influx, d, "ICMP", i).await;
+    let up = serde_json::json!(icmp.last().copied().unwrap_or(f64::NAN) as i64);
+    let mapping = panel(d, "ICMP")["fieldConfig"]["defaults"]["mappings"][0]["options"]
+        [up.to_string()]["text"]
+        .clone();
+    assert_eq!(mapping, "UP");
 }
