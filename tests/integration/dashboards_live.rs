@@ -220,6 +220,11 @@ async fn every_panel_shows_live_data_and_the_overview_shows_the_down_host_down()
         .await
         .expect("variables");
     check_device(&influx, device, &shown).await;
+    let interfaces = dashboards
+        .iter()
+        .find(|d| d.uid() == "vigil-interfaces")
+        .expect("the interfaces dashboard");
+    check_traffic(&influx, interfaces, &base).await;
 
     influx
         .query(&format!("DROP DATABASE \"{}\"", influx.db))
@@ -451,4 +456,57 @@ async fn check_device(influx: &Influx, d: &Dashboard, i: &Interpolation) {
         [up.to_string()]["text"]
         .clone();
     assert_eq!(mapping, "UP");
+}
+
+/// The traffic panel shows bit/s: for the real agent's loopback interface (busy with the
+/// test's own SNMP polls) it matches 8 × the octet counter's rate computed from the raw
+/// points, within the slack of Grafana's time buckets.
+async fn check_traffic(influx: &Influx, d: &Dashboard, base: &Interpolation) {
+    let i = Interpolation {
+        values: BTreeMap::from([
+            ("device".to_owned(), vec!["srv-snmpd".to_owned()]),
+            ("interface".to_owned(), vec!["lo".to_owned()]),
+        ]),
+        multi: BTreeSet::from(["interface".to_owned()]),
+        ..*base
+    };
+    let q = d
+        .queries()
+        .into_iter()
+        .find(|q| q.what.ends_with("\"Traffic\" target A"))
+        .expect("the traffic-in query");
+    let answer = influx.query(&i.apply(&q)).await.expect("query");
+    let shown: Vec<f64> = series(&answer)
+        .iter()
+        .flat_map(|s| s["values"].as_array().cloned().unwrap_or_default())
+        .filter_map(|row| row[1].as_f64())
+        .collect();
+    let raw = influx
+        .query(&format!(
+            "SELECT \"ifHCInOctets\" FROM \"interface\" WHERE \"device\" = 'srv-snmpd' AND \"ifDescr\" = 'lo' AND {}",
+            i.time_filter(None)
+        ))
+        .await
+        .expect("raw counters");
+    let points: Vec<(f64, f64)> = series(&raw)
+        .iter()
+        .flat_map(|s| s["values"].as_array().cloned().unwrap_or_default())
+        .filter_map(|row| Some((row[0].as_f64()?, row[1].as_f64()?)))
+        .collect();
+    let bits_per_s: Vec<f64> = points
+        .windows(2)
+        .map(|w| (w[1].1 - w[0].1) * 8.0 / ((w[1].0 - w[0].0) / 1000.0))
+        .collect();
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    assert!(
+        !shown.is_empty() && mean(&bits_per_s) > 0.0,
+        "loopback traffic: shown {shown:?}, raw {points:?}"
+    );
+    let ratio = mean(&shown) / mean(&bits_per_s);
+    assert!(
+        (0.75..1.33).contains(&ratio),
+        "the panel shows {} bit/s on average, the counters say {} bit/s",
+        mean(&shown),
+        mean(&bits_per_s)
+    );
 }
