@@ -7,15 +7,15 @@ use k8s_openapi::api::apps::v1::DaemonSet;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use k8s_openapi::api::scheduling::v1::PriorityClass;
-use kube::Client;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::Client;
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, PropagationPolicy};
 use serde::Serialize;
 
 use super::build::{
     self, AGENT_LABEL, LEASE, NAME, SETTINGS_ANNOTATION, SLACK_SECRET, STATE, install_selector,
 };
-use super::spec::{Alerting, CredentialRefs, Credentials, IcmpMode, Settings};
+use super::spec::{Alerting, CredentialRefs, Credentials, Settings};
 use crate::cluster;
 use crate::tenant::apply::{Change, Outcome, apply_one};
 use crate::tenant::build::{MANAGED_BY_LABEL, MANAGER, Object};
@@ -84,7 +84,11 @@ fn kinds() -> Vec<(ApiResource, bool)> {
 type Live = BTreeMap<(String, String), (String, ApiResource, bool)>;
 
 /// The metadata of every object labelled as part of the install in `namespace`.
-async fn live(client: &Client, namespace: &str, with_namespaced: bool) -> Result<Live, Error> {
+pub(super) async fn live(
+    client: &Client,
+    namespace: &str,
+    with_namespaced: bool,
+) -> Result<Live, Error> {
     let lp = ListParams::default().labels(&install_selector(namespace));
     let lists = futures::future::try_join_all(
         kinds()
@@ -137,7 +141,10 @@ fn managed(ns: &Namespace, namespace: &str) -> bool {
 }
 
 /// The agent's namespace if it exists; refuses one the install does not own.
-async fn owned_namespace(client: &Client, namespace: &str) -> Result<Option<Namespace>, Error> {
+pub(super) async fn owned_namespace(
+    client: &Client,
+    namespace: &str,
+) -> Result<Option<Namespace>, Error> {
     let api: Api<Namespace> = Api::all(client.clone());
     let ns = api
         .get_opt(namespace)
@@ -211,10 +218,16 @@ pub async fn upgrade(client: &Client, namespace: &str, u: &Upgrade) -> Result<Re
 
 /// What identifies a version of an object as vigil sees it: its resourceVersion, except for
 /// the DaemonSet, whose status the controller updates all the time (there: generation,
-/// labels and annotations).
+/// labels and vigil's annotations).
 fn fingerprint(kind: &str, m: &ObjectMeta) -> String {
     if kind == "DaemonSet" {
-        serde_json::json!([m.generation, m.labels, m.annotations]).to_string()
+        let ours: BTreeMap<&String, &String> = m
+            .annotations
+            .iter()
+            .flatten()
+            .filter(|(k, _)| k.starts_with("vigil.dev/"))
+            .collect();
+        serde_json::json!([m.generation, m.labels, ours]).to_string()
     } else {
         m.resource_version.clone().unwrap_or_default()
     }
@@ -298,7 +311,12 @@ async fn converge(
     }
     let objects = build::manifests(&settings, secret_rv.as_deref())?;
     for o in objects.iter().skip(1) {
-        let applied = apply_one(client, o).await?;
+        let mut applied = apply_one(client, o).await?;
+        if before(o).is_none() {
+            // Kubernetes 1.20 writes a new object once more on its first re-apply (seen for
+            // PriorityClasses and DaemonSets); do it now, so the next install is a no-op.
+            applied = apply_one(client, o).await?;
+        }
         changes.push(Change {
             object: o.id(),
             outcome: outcome(o.kind(), before(o), &applied),
@@ -330,7 +348,7 @@ async fn converge(
     Ok(Report { namespace, changes })
 }
 
-async fn delete(
+pub(super) async fn delete(
     client: &Client,
     resource: &ApiResource,
     namespace: Option<&str>,
@@ -350,41 +368,5 @@ async fn delete(
         Err(e) => {
             Err(cluster::api_error("delete", &resource.plural, namespace, Some(name), e).into())
         }
-    }
-}
-
-/// Removes the install: its cluster-scoped objects (by label), then its namespace with
-/// everything in it (the agent's Lease and state included). Nothing without the label.
-pub async fn uninstall(client: &Client, namespace: &str) -> Result<Vec<String>, Error> {
-    let ns = owned_namespace(client, namespace).await?;
-    let live = live(client, namespace, false).await?;
-    let mut deleted = Vec::new();
-    // The binding first: the agents lose their permissions before anything else goes.
-    let mut cluster_objects: Vec<_> = live.iter().collect();
-    cluster_objects.sort_by_key(|((kind, _), _)| match kind.as_str() {
-        "ClusterRoleBinding" => 0,
-        "ClusterRole" => 1,
-        _ => 2,
-    });
-    for ((kind, name), (_, resource, _)) in cluster_objects {
-        if delete(client, resource, None, name).await? {
-            deleted.push(format!("{}/{name}", kind.to_lowercase()));
-        }
-    }
-    if ns.is_some() {
-        let resource = ApiResource::erase::<Namespace>(&());
-        if delete(client, &resource, None, namespace).await? {
-            deleted.push(format!("namespace/{namespace}"));
-        }
-    }
-    Ok(deleted)
-}
-
-/// Whether ICMP works without NET_RAW in this install (for the report).
-pub fn icmp_summary(s: &Settings) -> &'static str {
-    match s.icmp {
-        IcmpMode::Sysctl | IcmpMode::Auto => "unprivileged (net.ipv4.ping_group_range)",
-        IcmpMode::NetRaw => "NET_RAW capability",
-        IcmpMode::Off => "off",
     }
 }

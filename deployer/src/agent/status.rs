@@ -67,7 +67,7 @@ pub struct Delivery {
     pub pending: usize,
 }
 
-fn node_ready(n: &Node) -> bool {
+pub fn node_ready(n: &Node) -> bool {
     n.status
         .as_ref()
         .and_then(|s| s.conditions.as_ref())
@@ -248,6 +248,11 @@ pub enum WaitError {
          `vigil agent status --namespace {1}` shows which nodes are missing"
     )]
     Timeout(Duration, String),
+    #[error(
+        "timed out after {0:?} waiting for namespace {1} to be deleted; \
+         `kubectl get all -n {1}` shows what is left"
+    )]
+    NotGone(Duration, String),
     #[error(transparent)]
     Agent(#[from] Error),
 }

@@ -15,6 +15,7 @@ use crate::agent::apply::{self, Report, Upgrade};
 use crate::agent::build;
 use crate::agent::spec::{self, DEFAULT_NAMESPACE, IcmpMode, Request};
 use crate::agent::status::{self, Status};
+use crate::agent::uninstall;
 use crate::cluster::{self, Target};
 use crate::tenant::apply::Outcome;
 use crate::tenant::status::age;
@@ -205,16 +206,20 @@ pub async fn run(out: &mut impl Write, target: &Target, cmd: AgentCommand) -> Re
             let ns = spec::namespace("--namespace", &a.namespace.namespace)
                 .map_err(|p| invalid(vec![p]))?;
             let client = cluster::client(target).await?;
-            let deleted = apply::uninstall(&client, &ns).await?;
+            let (mut deleted, ns_exists) = uninstall::uninstall(&client, &ns).await?;
             for d in &deleted {
                 writeln!(out, "{d} deleted")?;
             }
-            let mut progress = Progress::new();
-            let result =
-                crate::tenant::wait::gone(&client, &ns, a.timeout, |e| progress.deleting(&ns, e))
-                    .await;
-            progress.finish();
-            result?;
+            if ns_exists {
+                let mut progress = Progress::new();
+                let result =
+                    uninstall::wait_gone(&client, &ns, a.timeout, |e| progress.deleting(&ns, e))
+                        .await;
+                progress.finish();
+                result?;
+                writeln!(out, "namespace/{ns} deleted")?;
+                deleted.push(format!("namespace/{ns}"));
+            }
             if deleted.is_empty() {
                 writeln!(
                     out,

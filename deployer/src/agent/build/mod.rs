@@ -107,13 +107,13 @@ pub fn priority_class(s: &Settings) -> PriorityClass {
     PriorityClass {
         metadata: cluster_meta(s),
         value: s.priority,
-        global_default: Some(false),
-        // Explicit: Kubernetes 1.20 rewrites a PriorityClass on every apply that leaves it out.
+        // globalDefault is left out: Kubernetes 1.20 rewrites a PriorityClass on every apply
+        // that says `globalDefault: false` (the default).
+        global_default: None,
         preemption_policy: Some("PreemptLowerPriority".into()),
         description: Some(
             "vigil-agent: watches node and pod health; evicted after ordinary workloads".into(),
         ),
-        ..Default::default()
     }
 }
 
