@@ -371,8 +371,8 @@ async fn check_overview(influx: &Influx, overview: &Dashboard, i: &Interpolation
     }
 }
 
-/// Worst first over the whole range: the down host at 100 % (red), the lossy host losing
-/// packets (not green), the healthy hosts green.
+/// Worst first over the whole range: the down host at 100 % loss and 0 % availability
+/// (red), the lossy host losing packets (not green), the healthy hosts green.
 async fn check_reachability(influx: &Influx, d: &Dashboard, i: &Interpolation) {
     let table = panel(d, "Devices by packet loss — worst first");
     let rows = rows_by_device(
@@ -398,6 +398,12 @@ async fn check_reachability(influx: &Influx, d: &Dashboard, i: &Interpolation) {
             "{healthy}"
         );
     }
+    // availability: the share of polls answered
+    let availability = |d: &str| rows[d]["availability"].as_f64().unwrap_or(f64::NAN);
+    assert_eq!(availability("down"), 0.0, "{rows:?}");
+    assert_eq!(override_colour(table, "availability", 0.0), "red");
+    assert_eq!(availability("up"), 100.0, "{rows:?}");
+    assert_eq!(override_colour(table, "availability", 100.0), "green");
 }
 
 /// Every non-null value (outside the time column) of a panel's queries.
