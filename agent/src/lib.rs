@@ -5,6 +5,7 @@
 //! [`sources::snmp`] and [`sources::icmp`] polls; their [`point::Point`]s go to
 //! [`sinks::influxdb`], which batches them into the durable [`spool`] and sends them in
 //! order. [`telemetry`] counts everything and serves /healthz, /readyz and /metrics.
+pub mod alerts;
 pub mod commands;
 pub mod config;
 pub mod engine;

@@ -1,5 +1,5 @@
-//! vigil-agent: the tenant collector (SNMP and ICMP into InfluxDB). The cluster role
-//! (alerting) will be another subcommand.
+//! vigil-agent: the tenant collector (SNMP and ICMP into InfluxDB) and the cluster agent
+//! (`cluster`: pod, node, workload and storage health to Slack).
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -30,6 +30,20 @@ enum Command {
         /// Only this device.
         #[arg(long)]
         device: Option<String>,
+    },
+    /// Run the cluster agent: pod, node, workload and storage health to Slack.
+    Cluster {
+        #[arg(long)]
+        config: PathBuf,
+        /// This agent's node (DaemonSet: from the downward API); omit to run standalone.
+        #[arg(long, env = "NODE_NAME")]
+        node: Option<String>,
+        /// Identity in the leader election (default: the node name).
+        #[arg(long, env = "POD_NAME")]
+        identity: Option<String>,
+        /// Only validate the configuration and print a summary.
+        #[arg(long)]
+        check: bool,
     },
     /// Validate a configuration file.
     CheckConfig { file: PathBuf },
@@ -75,6 +89,32 @@ fn exec(cli: Cli) -> Result<(), (u8, anyhow::Error)> {
             } else {
                 Err((1, anyhow::anyhow!("{} device poll(s) failed", errors.len())))
             }
+        }
+        Command::Cluster {
+            config,
+            node,
+            identity,
+            check,
+        } => {
+            let c = vigil_agent::alerts::config::ClusterConfig::load(&config)
+                .map_err(|e| fail(e.into()))?;
+            if check {
+                println!(
+                    "{}: ok ({} tenant route(s), {} maintenance window(s), state in {})",
+                    config.display(),
+                    c.routes.tenants.len(),
+                    c.engine.windows.len(),
+                    c.state_file
+                        .as_ref()
+                        .map_or(format!("configmaps in {}", c.namespace), |p| p
+                            .display()
+                            .to_string())
+                );
+                return Ok(());
+            }
+            rt()?
+                .block_on(commands::cluster(c, node, identity))
+                .map_err(fail)
         }
         Command::CheckConfig { file } => {
             println!("{}", commands::check_config(&file).map_err(fail)?);

@@ -3,10 +3,12 @@
 
 mod fake_kubelet;
 mod sandbox;
+mod slack_recorder;
 mod wait;
 
 pub use fake_kubelet::{FakeKubelet, Fault, POOL_KEY, Pressure, list_pods, pool_placement};
 pub use sandbox::{Sandbox, SandboxError, client_from_kubeconfig, in_ci, sandbox};
+pub use slack_recorder::{Failure as SlackFailure, Recorded, SlackRecorder, wait_for};
 pub use wait::eventually;
 
 /// An HTTP client for tests (installs rustls' ring provider once, as vigil's binaries do).

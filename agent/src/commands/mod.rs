@@ -1,10 +1,12 @@
 //! The subcommands behind `vigil-agent`. `main.rs` only parses arguments and maps
 //! [`CommandError`] to exit codes: 2 for bad input (configuration, files), 1 otherwise.
 mod check;
+mod cluster;
 mod once;
 mod run;
 
 pub use check::check_config;
+pub use cluster::cluster;
 pub use once::once;
 pub use run::run;
 

@@ -1,2 +1,3 @@
 //! Where data goes.
 pub mod influxdb;
+pub mod slack;

@@ -1,0 +1,279 @@
+//! The cluster agent's configuration file (`vigil-agent cluster --config FILE`): rules,
+//! routes, maintenance windows, the digest, where state lives and, optionally, the
+//! collector's `output`/`spool` sections for the `alerts` measurement. Unknown fields are
+//! rejected with their location; Slack credentials are references, resolved here.
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::engine::EngineSettings;
+use super::maintenance::{RawWindow, Window};
+use super::rules::{RawRule, Rules};
+use crate::config::units::Dur;
+use crate::config::{ConfigError, InfluxSettings, SpoolSettings};
+use crate::sinks::slack::{RawSlack, Routes};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    #[serde(default)]
+    cluster: RawCluster,
+    /// Namespaces of tenants whose objects carry no `vigil.dev/tenant` label.
+    #[serde(default)]
+    tenant_namespaces: BTreeMap<String, String>,
+    #[serde(default)]
+    rules: BTreeMap<String, RawRule>,
+    repeat_interval: Option<Dur>,
+    flapping: Option<RawFlapping>,
+    #[serde(default)]
+    maintenance: Vec<RawWindow>,
+    digest: Option<RawDigest>,
+    slack: RawSlack,
+    output: Option<serde_yaml::Value>,
+    spool: Option<serde_yaml::Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCluster {
+    /// Shown in every message (default `kubernetes`).
+    name: Option<String>,
+    /// The agent's namespace: its Lease and state ConfigMaps (default: $POD_NAMESPACE,
+    /// else `vigil-system`).
+    namespace: Option<String>,
+    /// Standalone: keep state in this file instead of ConfigMaps.
+    state_file: Option<PathBuf>,
+    /// Prefix of the state ConfigMaps and the Lease (default `vigil-agent`).
+    object_prefix: Option<String>,
+    lease_duration: Option<Dur>,
+    evaluation_interval: Option<Dur>,
+    kubeconfig: Option<PathBuf>,
+    context: Option<String>,
+    /// Only alert on nodes matching this label selector (e.g. `pool=prod`).
+    node_selector: Option<String>,
+    /// Default namespace scope of pod, workload and PVC rules (default: all).
+    namespaces: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFlapping {
+    threshold: Option<usize>,
+    window: Option<Dur>,
+    quiet: Option<Dur>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDigest {
+    cron: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ClusterConfig {
+    pub name: String,
+    pub namespace: String,
+    pub state_file: Option<PathBuf>,
+    pub prefix: String,
+    pub lease_duration: Duration,
+    pub evaluation_interval: Duration,
+    pub kubeconfig: Option<PathBuf>,
+    pub context: Option<String>,
+    pub node_selector: Option<String>,
+    pub tenant_namespaces: BTreeMap<String, String>,
+    pub rules: Rules,
+    pub engine: EngineSettings,
+    pub routes: Routes,
+    pub output: Option<InfluxSettings>,
+    pub spool: SpoolSettings,
+}
+
+fn invalid(path: &Path, location: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        path: path.to_path_buf(),
+        location: location.into(),
+        message: message.into(),
+    }
+}
+
+impl ClusterConfig {
+    pub fn load(path: &Path) -> Result<ClusterConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&text, path)
+    }
+
+    pub fn parse(text: &str, path: &Path) -> Result<ClusterConfig, ConfigError> {
+        let raw: RawFile = serde_yaml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        let rules = Rules::scoped(&raw.rules, raw.cluster.namespaces.as_deref())
+            .map_err(|e| invalid(path, "rules", e))?;
+        let mut windows = Vec::new();
+        for (i, w) in raw.maintenance.into_iter().enumerate() {
+            let name = w.name.clone();
+            if windows.iter().any(|x: &Window| x.name == name) {
+                return Err(invalid(
+                    path,
+                    format!("maintenance[{i}].name"),
+                    format!("{name:?} is used twice"),
+                ));
+            }
+            windows
+                .push(Window::new(w).map_err(|e| invalid(path, format!("maintenance[{i}]"), e))?);
+        }
+        let digest = raw
+            .digest
+            .map(|d| {
+                cron::Schedule::from_str(&d.cron).map_err(|e| {
+                    invalid(
+                        path,
+                        "digest.cron",
+                        format!("{:?}: {e}; write `sec min hour day month weekday`", d.cron),
+                    )
+                })
+            })
+            .transpose()?;
+        let mut engine = EngineSettings {
+            windows,
+            digest,
+            ..Default::default()
+        };
+        if let Some(r) = raw.repeat_interval {
+            engine.repeat_interval = r.0;
+        }
+        if let Some(f) = raw.flapping {
+            engine.flap_threshold = f.threshold.unwrap_or(engine.flap_threshold);
+            engine.flap_window = f.window.map_or(engine.flap_window, |d| d.0);
+            engine.flap_quiet = f.quiet.map_or(engine.flap_quiet, |d| d.0);
+        }
+        let routes = Routes::new(&raw.slack).map_err(|(at, m)| invalid(path, at, m))?;
+        if routes.min_interval.is_zero() {
+            return Err(invalid(path, "slack.min_interval", "must be more than 0s"));
+        }
+        let c = raw.cluster;
+        let name = c.name.unwrap_or_else(|| "kubernetes".into());
+        // the collector's own resolver checks `output` and `spool`, with the same locations
+        let mut shared = serde_yaml::Mapping::new();
+        shared.insert(
+            "agent".into(),
+            serde_yaml::to_value(BTreeMap::from([("name", name.clone())])).unwrap_or_default(),
+        );
+        if let Some(o) = raw.output {
+            shared.insert("output".into(), o);
+        }
+        if let Some(s) = raw.spool {
+            shared.insert("spool".into(), s);
+        }
+        let text =
+            serde_yaml::to_string(&shared).map_err(|e| invalid(path, "output", e.to_string()))?;
+        let collector = crate::config::Config::parse(&text, path)?;
+        let evaluation_interval = c
+            .evaluation_interval
+            .map_or(Duration::from_secs(1), |d| d.0);
+        if evaluation_interval.is_zero() {
+            return Err(invalid(
+                path,
+                "cluster.evaluation_interval",
+                "must be more than 0s",
+            ));
+        }
+        let lease_duration = c.lease_duration.map_or(Duration::from_secs(15), |d| d.0);
+        if lease_duration < Duration::from_secs(1) {
+            return Err(invalid(
+                path,
+                "cluster.lease_duration",
+                "must be at least 1s",
+            ));
+        }
+        Ok(ClusterConfig {
+            name,
+            namespace: c
+                .namespace
+                .or_else(|| {
+                    std::env::var("POD_NAMESPACE")
+                        .ok()
+                        .filter(|s| !s.is_empty())
+                })
+                .unwrap_or_else(|| "vigil-system".into()),
+            state_file: c.state_file,
+            prefix: c.object_prefix.unwrap_or_else(|| "vigil-agent".into()),
+            lease_duration,
+            evaluation_interval,
+            kubeconfig: c.kubeconfig,
+            context: c.context,
+            node_selector: c.node_selector,
+            tenant_namespaces: raw.tenant_namespaces,
+            rules,
+            engine,
+            routes,
+            output: collector.output,
+            spool: collector.spool,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hook() -> String {
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let p =
+            std::env::temp_dir().join(format!("vigil-alerts-config-{}-{n}", std::process::id()));
+        std::fs::write(&p, "https://hooks.example/T/B/secret\n").unwrap();
+        format!("{{file: {}}}", p.display())
+    }
+
+    fn parse(text: &str) -> Result<ClusterConfig, String> {
+        let text = text.replace("HOOK", &hook());
+        ClusterConfig::parse(&text, Path::new("cluster.yaml")).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn minimal_and_full_configs() {
+        let c = parse("slack: {default: {webhook: HOOK}}").unwrap();
+        assert_eq!(c.lease_duration, Duration::from_secs(15));
+        assert!(c.output.is_none());
+        let c = parse(
+            "cluster: {name: prod, namespace: ops, state_file: /tmp/s.json}
+rules: {PodCrashLooping: {for: 5s, namespaces: [shop]}}
+maintenance: [{name: nightly, cron: '0 0 2 * * *', duration: 1h, namespaces: [shop]}]
+digest: {cron: '0 0 8 * * *'}
+slack:
+  default: {webhook: HOOK}
+  tenants: {acme: {bot_token: HOOK, channel: C1}}
+output: {influxdb: {url: 'http://127.0.0.1:8086', v1: {database: vigil}}}
+spool: {dir: /tmp/x}",
+        )
+        .unwrap();
+        assert_eq!(c.namespace, "ops");
+        assert!(c.output.is_some());
+        assert_eq!(c.engine.windows.len(), 1);
+        assert!(
+            !format!("{:?}", c.routes).contains("secret"),
+            "secrets are redacted"
+        );
+    }
+
+    #[test]
+    fn errors_name_their_location() {
+        let e = parse("slack: {default: {webhook: HOOK}}\nrulez: {}").unwrap_err();
+        assert!(e.contains("rulez"), "{e}");
+        let e = parse("slack: {default: {webhook: HOOK}}\nmaintenance: [{name: a, cron: 'bad', duration: 1h}]").unwrap_err();
+        assert!(e.contains("maintenance[0]") && e.contains("bad"), "{e}");
+        let e = parse("slack: {default: {bot_token: HOOK}}").unwrap_err();
+        assert!(e.contains("slack.default.channel"), "{e}");
+        let e = parse("slack: {default: {webhook: {env: VIGIL_NOT_SET_ANYWHERE}}}").unwrap_err();
+        assert!(e.contains("VIGIL_NOT_SET_ANYWHERE"), "{e}");
+        let e = parse("slack: {default: {webhook: HOOK}}\noutput: {influxdb: {url: 'ftp://x', v1: {database: d}}}").unwrap_err();
+        assert!(e.contains("output.influxdb.url"), "{e}");
+    }
+}

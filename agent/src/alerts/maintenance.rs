@@ -1,0 +1,152 @@
+//! Maintenance windows: a cron expression (seconds first, as the `cron` crate reads it:
+//! `0 0 2 * * Sun` = Sundays 02:00 UTC) plus a duration, scoped by tenant, namespace,
+//! device and rule. Incidents that start inside a window are silenced; when the window ends
+//! the engine posts a summary of what was silenced.
+use std::str::FromStr;
+use std::time::{Duration, SystemTime};
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use super::signal::Signal;
+use crate::config::units::Dur;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWindow {
+    pub name: String,
+    /// `sec min hour day-of-month month day-of-week [year]`, UTC.
+    pub cron: String,
+    pub duration: Dur,
+    #[serde(default)]
+    pub tenants: Vec<String>,
+    #[serde(default)]
+    pub namespaces: Vec<String>,
+    #[serde(default)]
+    pub devices: Vec<String>,
+    #[serde(default)]
+    pub rules: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Window {
+    pub name: String,
+    schedule: cron::Schedule,
+    duration: Duration,
+    tenants: Vec<String>,
+    namespaces: Vec<String>,
+    devices: Vec<String>,
+    rules: Vec<String>,
+}
+
+impl Window {
+    pub fn new(raw: RawWindow) -> Result<Window, String> {
+        let schedule = cron::Schedule::from_str(&raw.cron).map_err(|e| {
+            format!(
+                "cron {:?}: {e}; write `sec min hour day month weekday`, e.g. \"0 0 2 * * Sun\"",
+                raw.cron
+            )
+        })?;
+        if raw.duration.0.is_zero() {
+            return Err("duration must be more than 0s".into());
+        }
+        Ok(Window {
+            name: raw.name,
+            schedule,
+            duration: raw.duration.0,
+            tenants: raw.tenants,
+            namespaces: raw.namespaces,
+            devices: raw.devices,
+            rules: raw.rules,
+        })
+    }
+
+    /// The end of the occurrence covering `now`, if the window is open.
+    pub fn open_until(&self, now: SystemTime) -> Option<SystemTime> {
+        let now_dt: DateTime<Utc> = now.into();
+        let span = chrono::Duration::from_std(self.duration).ok()?;
+        let from = now_dt.checked_sub_signed(span)?;
+        let start = self.schedule.after(&from).next()?;
+        if start <= now_dt {
+            let end: SystemTime = (start + span).into();
+            Some(end)
+        } else {
+            None
+        }
+    }
+
+    /// Whether the window's scope covers the signal (an empty list matches everything).
+    pub fn covers(&self, s: &Signal) -> bool {
+        let m = |list: &[String], v: Option<&String>| {
+            list.is_empty() || v.is_some_and(|v| list.iter().any(|x| x == v))
+        };
+        m(&self.tenants, s.scope.tenant.as_ref())
+            && m(&self.namespaces, s.scope.namespace.as_ref())
+            && m(&self.devices, s.scope.device.as_ref())
+            && (self.rules.is_empty() || self.rules.contains(&s.rule))
+    }
+
+    /// The tenant a summary goes to: the window's only tenant, else the operator.
+    pub fn tenant(&self) -> Option<String> {
+        match self.tenants.as_slice() {
+            [one] => Some(one.clone()),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alerts::signal::{Scope, Severity};
+
+    fn window(cron: &str, secs: u64, namespaces: &[&str]) -> Window {
+        Window::new(RawWindow {
+            name: "w".into(),
+            cron: cron.into(),
+            duration: Dur(Duration::from_secs(secs)),
+            tenants: vec![],
+            namespaces: namespaces.iter().map(|s| s.to_string()).collect(),
+            devices: vec![],
+            rules: vec![],
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn open_during_the_duration_after_each_occurrence() {
+        // every minute at second 0, open for 10 s
+        let w = window("0 * * * * *", 10, &[]);
+        let base = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000); // :00 of a minute
+        assert_eq!(
+            w.open_until(base + Duration::from_secs(3)),
+            Some(base + Duration::from_secs(10))
+        );
+        assert_eq!(w.open_until(base + Duration::from_secs(11)), None);
+    }
+
+    #[test]
+    fn scope_and_bad_cron() {
+        let w = window("0 * * * * *", 10, &["shop"]);
+        let mut scope = Scope {
+            namespace: Some("shop".into()),
+            object: "Pod/a".into(),
+            ..Default::default()
+        };
+        let s = Signal::new("PodOOMKilled", Severity::Critical, scope.clone(), "x");
+        assert!(w.covers(&s));
+        scope.namespace = Some("other".into());
+        assert!(!w.covers(&Signal::new("PodOOMKilled", Severity::Critical, scope, "x")));
+        let e = Window::new(RawWindow {
+            name: "x".into(),
+            cron: "every sunday".into(),
+            duration: Dur(Duration::from_secs(1)),
+            tenants: vec![],
+            namespaces: vec![],
+            devices: vec![],
+            rules: vec![],
+        })
+        .unwrap_err();
+        assert!(e.contains("every sunday"), "{e}");
+    }
+}

@@ -1,0 +1,315 @@
+//! `vigil-agent cluster --config FILE`: the cluster agent. In a DaemonSet (`--node`, or
+//! `NODE_NAME` from the downward API) each agent evaluates the pods of its own node and
+//! keeps that state in a ConfigMap `<prefix>-node-<node>`; the agent holding the Lease
+//! `<prefix>-leader` also evaluates nodes, workloads, PVCs and unscheduled pods, with
+//! its state in `<prefix>-leader`. Without a node it runs standalone: every rule in one
+//! process, state in `cluster.state_file` (or the ConfigMap `<prefix>-cluster`).
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::Api;
+use tokio::sync::{Notify, watch};
+
+use super::CommandError;
+use crate::alerts::config::ClusterConfig;
+use crate::alerts::runner::{self, Scope};
+use crate::alerts::shared::{RemoteView, Shared};
+use crate::alerts::state::StateDoc;
+use crate::alerts::store::Store;
+use crate::sinks::influxdb::{Batcher, BatcherHandle, InfluxClient, run_sender};
+use crate::sinks::slack::Renderer;
+use crate::sources::kubernetes::leader::Election;
+use crate::sources::kubernetes::{Context, KubeSource, PodScope, Watch};
+use crate::spool::Spool;
+use crate::telemetry::Metrics;
+
+/// How often a node agent re-reads the leader's incidents (for folding).
+const REMOTE_REFRESH: Duration = Duration::from_secs(1);
+
+async fn client(cfg: &ClusterConfig) -> Result<kube::Client, CommandError> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let opts = kube::config::KubeConfigOptions {
+        context: cfg.context.clone(),
+        ..Default::default()
+    };
+    let config = match &cfg.kubeconfig {
+        Some(path) => {
+            let kc = kube::config::Kubeconfig::read_from(path)
+                .map_err(|e| CommandError::Usage(format!("kubeconfig {}: {e}", path.display())))?;
+            kube::Config::from_custom_kubeconfig(kc, &opts).await
+        }
+        None if cfg.context.is_some() => kube::Config::from_kubeconfig(&opts).await,
+        None => kube::Config::infer().await.map_err(|e| {
+            kube::config::KubeconfigError::ReadConfig(
+                std::io::Error::other(e.to_string()),
+                std::path::PathBuf::from("<in-cluster or $KUBECONFIG>"),
+            )
+        }),
+    }
+    .map_err(|e| CommandError::Runtime(format!("cannot configure the kubernetes client: {e}")))?;
+    kube::Client::try_from(config)
+        .map_err(|e| CommandError::Runtime(format!("cannot build the kubernetes client: {e}")))
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// The collector's InfluxDB sink for the `alerts` measurement, if `output` is configured.
+fn influx(
+    cfg: &ClusterConfig,
+    stop: watch::Receiver<bool>,
+) -> Result<Option<BatcherHandle>, CommandError> {
+    let Some(output) = cfg.output.clone() else {
+        return Ok(None);
+    };
+    let rt = |e: String| CommandError::Runtime(e);
+    let metrics = Arc::new(Metrics::new(&cfg.name));
+    let spool = Arc::new(
+        Spool::open(&cfg.spool.dir, cfg.spool.max_bytes, cfg.spool.fsync)
+            .map_err(|e| rt(e.to_string()))?,
+    );
+    let client = InfluxClient::new(&output).map_err(|e| rt(e.to_string()))?;
+    let (batcher, handle) = Batcher::new(
+        spool.clone(),
+        metrics.clone(),
+        output.batch_size,
+        output.flush_interval,
+        output.gzip,
+    );
+    tokio::spawn(batcher.run());
+    tokio::spawn(run_sender(client, spool, metrics, stop));
+    Ok(Some(handle))
+}
+
+struct Parts {
+    client: kube::Client,
+    cfg: Arc<ClusterConfig>,
+    renderer: Arc<Renderer>,
+    influx: Option<BatcherHandle>,
+}
+
+impl Parts {
+    fn scope(&self, name: &str, store: Store) -> Scope {
+        Scope {
+            name: name.to_string(),
+            store,
+            engine: self.cfg.engine.clone(),
+            routes: Arc::new(self.cfg.routes.clone()),
+            renderer: self.renderer.clone(),
+            influx: self.influx.clone(),
+            evaluation_interval: self.cfg.evaluation_interval,
+        }
+    }
+
+    /// Loads state, starts watchers, waits for their lists and evaluates until `stop`.
+    async fn run_scope(
+        &self,
+        name: &str,
+        store: Store,
+        watch: Watch,
+        stop: watch::Receiver<bool>,
+        on_shared: impl FnOnce(Arc<Shared>),
+    ) {
+        let mut stop_load = stop.clone();
+        let Some(shared) = runner::load(&store, &mut stop_load).await else {
+            return;
+        };
+        on_shared(shared.clone());
+        let trigger = Arc::new(Notify::new());
+        let cx = Context {
+            namespaces: self.cfg.tenant_namespaces.clone(),
+        };
+        let source = KubeSource::start(
+            self.client.clone(),
+            &watch,
+            Arc::new(self.cfg.rules.clone()),
+            cx,
+            trigger.clone(),
+        );
+        let mut s = stop.clone();
+        tokio::select! {
+            _ = source.ready() => {}
+            _ = async { while s.changed().await.is_ok() && !*s.borrow() {} } => return,
+        }
+        tracing::info!(scope = %name, "watchers synced");
+        self.scope(name, store)
+            .run(shared, source, trigger, stop)
+            .await;
+    }
+}
+
+/// Keeps a node agent's view of the leader's firing incidents and message threads fresh.
+async fn refresh_remote(
+    api: Api<ConfigMap>,
+    name: String,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        match api.get_opt(&name).await {
+            Ok(cm) => {
+                let doc: StateDoc = cm
+                    .and_then(|c| c.data)
+                    .and_then(|d| d.get("state.json").cloned())
+                    .and_then(|t| serde_json::from_str(&t).ok())
+                    .unwrap_or_default();
+                shared.set_remote(RemoteView {
+                    parents: doc.firing_parents(),
+                    ledger: doc.ledger,
+                });
+            }
+            Err(e) => tracing::debug!(error = %e, "cannot read the leader's alert state"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(REMOTE_REFRESH) => {}
+            r = stop.changed() => if r.is_err() || *stop.borrow() { return; },
+        }
+    }
+}
+
+pub async fn cluster(
+    cfg: ClusterConfig,
+    node: Option<String>,
+    identity: Option<String>,
+) -> Result<(), CommandError> {
+    let client = client(&cfg).await?;
+    let renderer = Arc::new(
+        Renderer::new(&cfg.name, &cfg.routes.templates)
+            .map_err(|e| CommandError::Usage(e.to_string()))?,
+    );
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let influx = influx(&cfg, stop_rx.clone())?;
+    let cfg = Arc::new(cfg);
+    let parts = Arc::new(Parts {
+        client: client.clone(),
+        cfg: cfg.clone(),
+        renderer,
+        influx,
+    });
+    let cm = |suffix: &str| {
+        Store::config_map(
+            client.clone(),
+            &cfg.namespace,
+            &format!("{}-{suffix}", cfg.prefix),
+        )
+    };
+    let mut tasks = tokio::task::JoinSet::new();
+    match node {
+        None => {
+            let store = match &cfg.state_file {
+                Some(p) => Store::File(p.clone()),
+                None => cm("cluster"),
+            };
+            let p = parts.clone();
+            let stop = stop_rx.clone();
+            tasks.spawn(async move {
+                let watch = Watch {
+                    pods: Some(PodScope::All),
+                    cluster: true,
+                    node_selector: p.cfg.node_selector.clone(),
+                };
+                p.run_scope("cluster", store, watch, stop, |_| {}).await;
+            });
+        }
+        Some(node) => {
+            let identity = identity.unwrap_or_else(|| node.clone());
+            let store = match &cfg.state_file {
+                Some(p) => {
+                    Store::File(p.with_file_name(format!("{}-node-{node}.json", cfg.prefix)))
+                }
+                None => cm(&format!("node-{node}")),
+            };
+            let leader_store = match &cfg.state_file {
+                Some(p) => Store::File(p.with_file_name(format!("{}-leader.json", cfg.prefix))),
+                None => cm("leader"),
+            };
+            {
+                let p = parts.clone();
+                let stop = stop_rx.clone();
+                let scope = format!("node/{node}");
+                let remote_api: Api<ConfigMap> = Api::namespaced(client.clone(), &cfg.namespace);
+                let remote_name = format!("{}-leader", cfg.prefix);
+                let remote_stop = stop_rx.clone();
+                tasks.spawn(async move {
+                    let watch = Watch {
+                        pods: Some(PodScope::Node(node)),
+                        cluster: false,
+                        node_selector: None,
+                    };
+                    p.run_scope(&scope, store, watch, stop, move |shared| {
+                        tokio::spawn(refresh_remote(remote_api, remote_name, shared, remote_stop));
+                    })
+                    .await;
+                });
+            }
+            let (lead_tx, lead_rx) = watch::channel(false);
+            let election = Election {
+                api: Api::<Lease>::namespaced(client.clone(), &cfg.namespace),
+                name: format!("{}-leader", cfg.prefix),
+                identity,
+                duration: cfg.lease_duration,
+            };
+            tasks.spawn(election.run(lead_tx, stop_rx.clone()));
+            let p = parts.clone();
+            tasks.spawn(lead(p, leader_store, lead_rx));
+        }
+    }
+    shutdown_signal().await;
+    tracing::info!("shutting down: persisting alert state");
+    let _ = stop_tx.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(10), async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await;
+    Ok(())
+}
+
+/// Runs the leader scope while this agent leads; stops it the moment leadership is lost.
+async fn lead(parts: Arc<Parts>, store: Store, mut leading: watch::Receiver<bool>) {
+    loop {
+        while !*leading.borrow() {
+            if leading.changed().await.is_err() {
+                return;
+            }
+        }
+        let (tx, rx) = watch::channel(false);
+        let p = parts.clone();
+        let s = store.clone();
+        let task = tokio::spawn(async move {
+            let watch = Watch {
+                pods: Some(PodScope::Unscheduled),
+                cluster: true,
+                node_selector: p.cfg.node_selector.clone(),
+            };
+            p.run_scope("leader", s, watch, rx, |_| {}).await;
+        });
+        while *leading.borrow() {
+            if leading.changed().await.is_err() {
+                break;
+            }
+        }
+        let _ = tx.send(true);
+        let abort = task.abort_handle();
+        if tokio::time::timeout(Duration::from_secs(2), task)
+            .await
+            .is_err()
+        {
+            abort.abort();
+        }
+        tracing::info!("leader scope stopped");
+    }
+}

@@ -1,0 +1,14 @@
+//! Slack delivery: Block Kit payloads rendered from templates ([`render`]), escaped
+//! ([`escape`]) and cut to Slack's limits ([`limits`]); sent over an incoming webhook or
+//! the Web API with a bot token ([`transport`]), routed per tenant ([`routes`]), from the
+//! durable outbox by the [`deliver::Deliverer`].
+pub mod deliver;
+pub mod escape;
+pub mod limits;
+pub mod render;
+pub mod routes;
+pub mod transport;
+
+pub use deliver::Deliverer;
+pub use render::Renderer;
+pub use routes::{RawSlack, Routes};

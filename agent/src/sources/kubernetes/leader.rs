@@ -1,0 +1,141 @@
+//! Leader election with a `coordination.k8s.io/v1` Lease in the agent's namespace: the
+//! holder renews it every third of its duration; anyone may take it over once it has not
+//! been renewed for the full duration. Writes use the lease's resourceVersion, so two
+//! candidates can never both win. A leader that cannot renew within two thirds of the
+//! duration steps down before anyone else may take over.
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, ObjectMeta, PostParams};
+use tokio::sync::watch;
+
+pub struct Election {
+    pub api: Api<Lease>,
+    pub name: String,
+    pub identity: String,
+    pub duration: Duration,
+}
+
+fn expired(spec: &LeaseSpec, now: Timestamp) -> bool {
+    let (Some(renew), Some(secs)) = (&spec.renew_time, spec.lease_duration_seconds) else {
+        return true;
+    };
+    now.as_millisecond() - renew.0.as_millisecond() > i64::from(secs) * 1000
+}
+
+impl Election {
+    fn secs(&self) -> i32 {
+        i32::try_from(self.duration.as_secs().max(1)).unwrap_or(i32::MAX)
+    }
+
+    /// One attempt to acquire or renew. `Ok(true)` while this candidate holds the lease.
+    pub async fn try_acquire(&self) -> Result<bool, kube::Error> {
+        let now = Timestamp::now();
+        let Some(mut lease) = self.api.get_opt(&self.name).await? else {
+            let lease = Lease {
+                metadata: ObjectMeta {
+                    name: Some(self.name.clone()),
+                    ..Default::default()
+                },
+                spec: Some(LeaseSpec {
+                    holder_identity: Some(self.identity.clone()),
+                    lease_duration_seconds: Some(self.secs()),
+                    acquire_time: Some(MicroTime(now)),
+                    renew_time: Some(MicroTime(now)),
+                    lease_transitions: Some(0),
+                    ..Default::default()
+                }),
+            };
+            return match self.api.create(&PostParams::default(), &lease).await {
+                Ok(_) => Ok(true),
+                Err(kube::Error::Api(e)) if e.code == 409 => Ok(false),
+                Err(e) => Err(e),
+            };
+        };
+        let mut spec = lease.spec.clone().unwrap_or_default();
+        let holder = spec.holder_identity.clone().unwrap_or_default();
+        let mine = holder == self.identity;
+        if !mine && !holder.is_empty() && !expired(&spec, now) {
+            return Ok(false);
+        }
+        if !mine {
+            spec.acquire_time = Some(MicroTime(now));
+            spec.lease_transitions = Some(spec.lease_transitions.unwrap_or(0) + 1);
+            tracing::info!(previous = %holder, identity = %self.identity, "taking over the leader lease");
+        }
+        spec.holder_identity = Some(self.identity.clone());
+        spec.renew_time = Some(MicroTime(now));
+        spec.lease_duration_seconds = Some(self.secs());
+        lease.spec = Some(spec);
+        match self
+            .api
+            .replace(&self.name, &PostParams::default(), &lease)
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(kube::Error::Api(e)) if e.code == 409 => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Gives the lease up (on shutdown), so another candidate takes over at once.
+    pub async fn release(&self) {
+        if let Ok(Some(mut lease)) = self.api.get_opt(&self.name).await
+            && let Some(spec) = lease.spec.as_mut()
+            && spec.holder_identity.as_deref() == Some(self.identity.as_str())
+        {
+            spec.holder_identity = None;
+            spec.renew_time = None;
+            let _ = self
+                .api
+                .replace(&self.name, &PostParams::default(), &lease)
+                .await;
+        }
+    }
+
+    /// Campaigns until `stop`; `leading` tells whether this candidate leads now.
+    pub async fn run(self, leading: watch::Sender<bool>, mut stop: watch::Receiver<bool>) {
+        let period = self.duration / 3;
+        let deadline = self.duration * 2 / 3;
+        let mut last_renew: Option<Instant> = None;
+        loop {
+            match self.try_acquire().await {
+                Ok(true) => {
+                    last_renew = Some(Instant::now());
+                    if !*leading.borrow() {
+                        tracing::info!(identity = %self.identity, lease = %self.name, "became the leader");
+                        let _ = leading.send(true);
+                    }
+                }
+                Ok(false) => {
+                    last_renew = None;
+                    if *leading.borrow() {
+                        tracing::warn!(identity = %self.identity, "lost the leader lease");
+                        let _ = leading.send(false);
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "leader lease update failed");
+                    if *leading.borrow() && last_renew.is_none_or(|t| t.elapsed() >= deadline) {
+                        tracing::warn!(identity = %self.identity, "cannot renew the lease in time: stepping down");
+                        let _ = leading.send(false);
+                    }
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(period) => {}
+                r = stop.changed() => {
+                    if r.is_err() || *stop.borrow() {
+                        if *leading.borrow() {
+                            let _ = leading.send(false);
+                            self.release().await;
+                        }
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}

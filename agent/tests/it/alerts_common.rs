@@ -1,0 +1,262 @@
+//! Helpers for the alerting tests: a unique namespace per test, pods placed on a fake
+//! kubelet's pool, the cluster agent as a child process, and its configuration.
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{Namespace, Pod};
+use kube::api::{Api, DeleteParams, PostParams};
+use serde_json::json;
+use vigil_tests::{FakeKubelet, Recorded, Sandbox};
+
+use crate::common::{BIN, TempDir};
+
+pub const LONG: Duration = Duration::from_secs(90);
+
+pub fn unique(prefix: &str) -> String {
+    let n = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("{prefix}-{:05x}", (n ^ std::process::id()) & 0xfffff)
+}
+
+/// A namespace deleted when the test ends.
+pub struct Ns {
+    pub name: String,
+    client: kube::Client,
+}
+
+impl Ns {
+    pub async fn create(client: &kube::Client, prefix: &str) -> Ns {
+        let name = unique(prefix);
+        let api: Api<Namespace> = Api::all(client.clone());
+        let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": name}})).unwrap();
+        api.create(&PostParams::default(), &ns).await.unwrap();
+        Ns {
+            name,
+            client: client.clone(),
+        }
+    }
+}
+
+/// Runs a clean-up future to completion from `Drop`, also while a test panics.
+fn cleanup(f: impl std::future::Future<Output = ()> + Send + 'static) {
+    let _ = std::thread::spawn(move || {
+        if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            rt.block_on(f);
+        }
+    })
+    .join();
+}
+
+impl Drop for Ns {
+    fn drop(&mut self) {
+        let api: Api<Namespace> = Api::all(self.client.clone());
+        let name = self.name.clone();
+        cleanup(async move {
+            let _ = api.delete(&name, &DeleteParams::default()).await;
+        });
+    }
+}
+
+/// Deletes a fake kubelet's nodes when dropped, so a failed test leaves no dead nodes
+/// behind for other tests' node rules.
+pub struct NodesGuard {
+    pub client: kube::Client,
+    pub names: Vec<String>,
+}
+
+impl NodesGuard {
+    pub fn of(client: &kube::Client, kubelet: &FakeKubelet) -> NodesGuard {
+        NodesGuard {
+            client: client.clone(),
+            names: kubelet.node_names().to_vec(),
+        }
+    }
+}
+
+impl Drop for NodesGuard {
+    fn drop(&mut self) {
+        let api: Api<k8s_openapi::api::core::v1::Node> = Api::all(self.client.clone());
+        let names = std::mem::take(&mut self.names);
+        cleanup(async move {
+            for n in names {
+                let _ = api.delete(&n, &DeleteParams::default()).await;
+            }
+        });
+    }
+}
+
+/// A bare pod (one container `app`) on the kubelet's pool, optionally on a given node.
+pub async fn pod(
+    client: &kube::Client,
+    ns: &str,
+    name: &str,
+    kubelet: &FakeKubelet,
+    node: Option<&str>,
+) {
+    let (selector, toleration) = kubelet.placement();
+    let mut spec = json!({
+        "automountServiceAccountToken": false,
+        "containers": [{"name": "app", "image": "registry.example/app:1"}],
+        "nodeSelector": selector,
+        "tolerations": [toleration],
+    });
+    if let Some(n) = node {
+        spec["nodeName"] = json!(n);
+    }
+    let p: Pod = serde_json::from_value(json!({
+        "metadata": {"name": name, "namespace": ns},
+        "spec": spec,
+    }))
+    .unwrap();
+    Api::<Pod>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &p)
+        .await
+        .unwrap();
+}
+
+/// Waits until the fake kubelet runs the pod (Running and Ready).
+pub async fn running(client: &kube::Client, ns: &str, name: &str) {
+    let api: Api<Pod> = Api::namespaced(client.clone(), ns);
+    vigil_tests::eventually(&format!("pod {ns}/{name} running"), LONG, || {
+        let api = api.clone();
+        async move {
+            let p = api.get(name).await.map_err(|e| e.to_string())?;
+            let ready = p
+                .status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+            if ready {
+                Ok(())
+            } else {
+                Err(format!("{:?}", p.status.map(|s| s.phase)))
+            }
+        }
+    })
+    .await;
+}
+
+/// The cluster agent as a child process, killed (SIGKILL) when dropped.
+pub struct Agent {
+    child: Child,
+    pub log: PathBuf,
+}
+
+impl Agent {
+    pub fn start(
+        sb: &Sandbox,
+        dir: &TempDir,
+        config: &PathBuf,
+        node: Option<&str>,
+        tag: &str,
+    ) -> Agent {
+        let log = dir.path().join(format!("agent-{tag}.log"));
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .unwrap();
+        let mut cmd = Command::new(BIN);
+        cmd.arg("cluster")
+            .arg("--config")
+            .arg(config)
+            .env("KUBECONFIG", &sb.kubeconfig)
+            .env("VIGIL_LOG", "info,kube=warn")
+            .env_remove("NODE_NAME")
+            .env_remove("POD_NAME")
+            .stdout(Stdio::null())
+            .stderr(out);
+        if let Some(n) = node {
+            cmd.arg("--node").arg(n);
+        }
+        Agent {
+            child: cmd.spawn().unwrap(),
+            log,
+        }
+    }
+
+    /// A crash: SIGKILL, nothing flushed.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Parent messages (chat.postMessage without thread) whose text mentions `needle`.
+pub fn parents<'a>(reqs: &'a [Recorded], needle: &str) -> Vec<&'a Recorded> {
+    reqs.iter()
+        .filter(|r| {
+            r.method == "chat.postMessage" && r.thread_ts().is_none() && r.text().contains(needle)
+        })
+        .collect()
+}
+
+/// Thread replies under `ts`.
+pub fn replies<'a>(reqs: &'a [Recorded], ts: &str) -> Vec<&'a Recorded> {
+    reqs.iter()
+        .filter(|r| r.method == "chat.postMessage" && r.thread_ts() == Some(ts))
+        .collect()
+}
+
+/// chat.update calls on `ts`.
+pub fn updates<'a>(reqs: &'a [Recorded], ts: &str) -> Vec<&'a Recorded> {
+    reqs.iter()
+        .filter(|r| r.method == "chat.update" && r.body["ts"].as_str() == Some(ts))
+        .collect()
+}
+
+/// A cluster agent configuration posting with a bot token to the recorder.
+pub fn bot_config(
+    dir: &TempDir,
+    api_url: &str,
+    ns: &str,
+    cluster_extra: &str,
+    extra: &str,
+) -> PathBuf {
+    let token = crate::common::secret(dir, "token", "xoxb-test-token");
+    let text = format!(
+        "cluster:
+  name: it
+  namespace: {ns}
+  evaluation_interval: 200ms
+  namespaces: [{ns}]
+{cluster_extra}
+{extra}
+slack:
+  default: {{bot_token: {token}, channel: C-OPS}}
+  api_url: {api_url}
+  min_interval: 100ms
+"
+    );
+    dir.file("cluster.yaml", &text)
+}
+
+/// Waits until the agent has recorded a delivery in its persisted ledger: from then on a
+/// crash cannot make it post that message again.
+pub async fn ledger_persisted(store: &vigil_agent::alerts::store::Store, incidents: usize) {
+    vigil_tests::eventually("the delivery is in the persisted ledger", LONG, || async {
+        let doc = store.load().await.map_err(|e| e.to_string())?;
+        if doc.ledger.len() >= incidents {
+            Ok(())
+        } else {
+            Err(format!("{} ledger entries", doc.ledger.len()))
+        }
+    })
+    .await;
+}
