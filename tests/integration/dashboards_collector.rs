@@ -184,6 +184,36 @@ pub struct Influx {
     pub db: String,
 }
 
+/// Drops the test's database when dropped, also when the test fails (the sandbox's
+/// InfluxDB is shared by every run).
+pub struct DropDatabase {
+    pub url: String,
+    pub db: String,
+}
+
+impl Drop for DropDatabase {
+    fn drop(&mut self) {
+        let (url, db) = (self.url.clone(), self.db.clone());
+        // a fresh runtime on its own thread: the test's runtime may be unwinding
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            rt.block_on(async move {
+                vigil_tests::http()
+                    .post(format!("{url}/query"))
+                    .form(&[("q", format!("DROP DATABASE \"{db}\""))])
+                    .timeout(Duration::from_secs(10))
+                    .send()
+                    .await
+            })
+            .ok()
+        })
+        .join();
+    }
+}
+
 impl Influx {
     /// Runs InfluxQL the way Grafana's datasource does (POST, epoch in ms).
     pub async fn query(&self, q: &str) -> Result<Value, String> {

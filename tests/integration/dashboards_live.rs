@@ -11,7 +11,7 @@ use serde_json::Value;
 use vigil_tests::{eventually, require_sandbox};
 
 use super::collector::{
-    Collector, ICMP_HOSTS, Influx, SHOWN_DEVICE, SNMP_DEVICES, TempDir, alert_lines,
+    Collector, DropDatabase, ICMP_HOSTS, Influx, SHOWN_DEVICE, SNMP_DEVICES, TempDir, alert_lines,
     collector_config, counts, has_values, now_ms, series,
 };
 use super::model::{self, Dashboard, Interpolation, QueryKind};
@@ -125,6 +125,10 @@ async fn every_panel_shows_live_data_and_the_overview_shows_the_down_host_down()
         .query(&format!("CREATE DATABASE \"{}\"", influx.db))
         .await
         .expect("create database");
+    let _drop_database = DropDatabase {
+        url: influx.url.clone(),
+        db: influx.db.clone(),
+    };
     let dir = TempDir::new();
     let config = dir.0.join("collector.yaml");
     std::fs::write(&config, collector_config(sb, &dir, &influx.db)).expect("write config");
@@ -225,11 +229,6 @@ async fn every_panel_shows_live_data_and_the_overview_shows_the_down_host_down()
         .find(|d| d.uid() == "vigil-interfaces")
         .expect("the interfaces dashboard");
     check_traffic(&influx, interfaces, &base).await;
-
-    influx
-        .query(&format!("DROP DATABASE \"{}\"", influx.db))
-        .await
-        .expect("drop database");
 }
 
 /// The last row of each series of a table query, by device: column → value.
