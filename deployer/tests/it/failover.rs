@@ -5,8 +5,9 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, ListParams};
+use k8s_openapi::api::core::v1::{Node, Pod};
+use kube::api::{Api, ListParams, Patch, PatchParams};
+use serde_json::json;
 use vigil_tests::{FakeKubelet, Sandbox};
 
 use crate::support::{
@@ -41,6 +42,16 @@ pub async fn measure(sandbox: &Sandbox, toleration_seconds: i64) -> Duration {
     let kubelet = FakeKubelet::start(client.clone(), "vfo", 4)
         .await
         .expect("fake kubelet");
+    // A zone of its own: the node lifecycle controller stops evicting in a zone where most
+    // nodes are down, and other tests' dead nodes share the fake kubelet's default zones.
+    let nodes: Api<Node> = Api::all(client.clone());
+    let zone = json!({"metadata": {"labels": {"topology.kubernetes.io/zone": kubelet.pool()}}});
+    for node in kubelet.node_names() {
+        nodes
+            .patch(node, &PatchParams::default(), &Patch::Merge(&zone))
+            .await
+            .expect("label zone");
+    }
     let name = tenant_name("fo");
     let dir = scratch(&name);
     let spec = format!(

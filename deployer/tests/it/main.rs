@@ -2,6 +2,7 @@
 
 mod cilium;
 mod failover;
+mod guard;
 mod invalid;
 mod lifecycle;
 mod permissions;
