@@ -297,9 +297,21 @@ async fn fake_kubelet_plays_pod_failures() {
                 "containers": [{"name": "main", "image": format!("registry.invalid/{name}:1")}],
             },
         });
-        pods.patch(name, &PatchParams::apply("vigil-smoke"), &Patch::Apply(pod))
-            .await
-            .expect("applying a pod");
+        // A new namespace's default ServiceAccount gets its token a moment later, and
+        // 1.20's admission refuses pods until then (it says to retry).
+        eventually(
+            &format!("pod {name} accepted"),
+            Duration::from_secs(30),
+            || {
+                let (pods, pod) = (pods.clone(), pod.clone());
+                async move {
+                    pods.patch(name, &PatchParams::apply("vigil-smoke"), &Patch::Apply(pod))
+                        .await
+                        .map_err(|e| e.to_string())
+                }
+            },
+        )
+        .await;
     }
     let container = |pod: &Pod| {
         pod.status
