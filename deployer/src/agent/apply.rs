@@ -13,9 +13,10 @@ use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Propa
 use serde::Serialize;
 
 use super::build::{
-    self, AGENT_LABEL, LEASE, NAME, SETTINGS_ANNOTATION, SLACK_SECRET, STATE, install_selector,
+    self, AGENT_LABEL, CONFIG_MAP, NAME, SETTINGS_ANNOTATION, SLACK_SECRET, STATE_PREFIX,
+    install_selector,
 };
-use super::spec::{Alerting, CredentialRefs, Credentials, Settings};
+use super::spec::{self, Alerting, CredentialRefs, Credentials, Settings};
 use crate::cluster;
 use crate::tenant::apply::{Change, Outcome, apply_one};
 use crate::tenant::build::{MANAGED_BY_LABEL, MANAGER, Object};
@@ -211,8 +212,6 @@ pub async fn upgrade(client: &Client, namespace: &str, u: &Upgrade) -> Result<Re
     if let Some(channel) = &u.slack_channel {
         settings.slack.channel = Some(channel.clone());
     }
-    settings.slack.webhook |= credentials.webhook.is_some();
-    settings.slack.token |= credentials.token.is_some();
     converge(client, settings, credentials).await
 }
 
@@ -268,6 +267,12 @@ async fn converge(
         settings.slack.webhook |= data.contains_key("webhook");
         settings.slack.token |= data.contains_key("token");
     }
+    if !credentials.is_empty() {
+        // New credentials replace the old ones entirely (webhook ↔ bot token).
+        settings.slack.webhook = credentials.webhook.is_some();
+        settings.slack.token = credentials.token.is_some();
+    }
+    spec::check_slack(&settings).map_err(Error::Input)?;
 
     let before = |o: &Object| {
         live.get(&(o.kind().to_owned(), o.name().to_owned()))
@@ -328,7 +333,8 @@ async fn converge(
             .map(|o| (o.kind().to_owned(), o.name().to_owned())),
     );
     for ((kind, name), (_, resource, namespaced)) in &live {
-        let own_state = *namespaced && (name == LEASE || name == STATE);
+        // The agent's own state is never pruned, whatever labels it carries.
+        let own_state = kind == "ConfigMap" && name != CONFIG_MAP && name.starts_with(STATE_PREFIX);
         if wanted.contains(&(kind.clone(), name.clone())) || own_state {
             continue;
         }

@@ -2,6 +2,7 @@
 //! into [`Settings`]: every value known good, no secret values in it (they stay in
 //! [`Credentials`], read at install time from a file or an environment variable).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -40,19 +41,72 @@ impl IcmpMode {
     }
 }
 
-/// The operator's alerting policy (`--config FILE`): rules, routes, maintenance windows and the
-/// digest, in vigil-agent's own format, passed to the agent as written (it checks the content).
+/// The operator's alerting policy (`--config FILE`) in vigil-agent's `cluster` format (see
+/// docs/alerts.md): rules, maintenance windows, the digest, tenant routes... Passed to the
+/// agent as written; the keys vigil owns (where state lives, the Slack credentials) are refused.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Alerting {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<AlertingCluster>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_namespaces: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rules: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub routes: Option<serde_json::Value>,
+    pub repeat_interval: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flapping: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub maintenance: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slack: Option<AlertingSlack>,
+    /// InfluxDB for the `alerts` measurement (the collector's `output` format).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spool: Option<serde_json::Value>,
+}
+
+/// `cluster:` keys the operator may set (namespace, state and credentials are vigil's).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertingCluster {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_duration: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evaluation_interval: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_selector: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespaces: Option<Vec<String>>,
+}
+
+/// `slack:` keys the operator may set: the default destination is made from the install's
+/// credentials; a tenant route names a channel (posted with the install's bot token).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertingSlack {
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tenants: BTreeMap<String, TenantRoute>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_interval: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantRoute {
+    pub channel: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub templates: Option<String>,
 }
 
 /// Which Slack credentials the install has (never their values) and the default channel.
@@ -177,6 +231,13 @@ pub fn validate(r: &Request) -> Result<(Settings, CredentialRefs), validate::Err
         webhook: webhook.flatten(),
         token: token.flatten(),
     };
+    if refs.webhook.is_some() && refs.token.is_some() {
+        c.0.push(Problem::new(
+            "--slack-webhook",
+            "both a webhook and a bot token were given",
+            "choose one transport: an incoming webhook, or a bot token with --slack-channel",
+        ));
+    }
     if !c.0.is_empty() {
         return Err(validate::Error {
             origin: "command line".into(),
@@ -197,6 +258,55 @@ pub fn validate(r: &Request) -> Result<(Settings, CredentialRefs), validate::Err
         alerting,
     };
     Ok((settings, refs))
+}
+
+/// The Slack settings as a whole, once the install's current state is known: exactly one
+/// default destination, a channel exactly when a bot token posts, tenant routes only with a
+/// bot token.
+pub fn check_slack(s: &Settings) -> Result<(), validate::Error> {
+    let mut problems = Vec::new();
+    let slack = &s.slack;
+    if !slack.any() {
+        problems.push(Problem::new(
+            "--slack-webhook",
+            "the cluster agent has no Slack destination",
+            "give --slack-webhook-file/--slack-webhook-env, or --slack-token-file/--slack-token-env with --slack-channel",
+        ));
+    }
+    if slack.token && slack.channel.is_none() {
+        problems.push(Problem::new(
+            "--slack-channel",
+            "a bot token needs the channel to post to",
+            "add --slack-channel with a channel id (C0123456789) or name (#noc)",
+        ));
+    }
+    if slack.webhook && !slack.token && slack.channel.is_some() {
+        problems.push(Problem::new(
+            "--slack-channel",
+            "an incoming webhook posts to its own channel",
+            "remove --slack-channel, or use a bot token (--slack-token-file/--slack-token-env)",
+        ));
+    }
+    let tenant_routes = s
+        .alerting
+        .slack
+        .as_ref()
+        .is_some_and(|x| !x.tenants.is_empty());
+    if tenant_routes && !slack.token {
+        problems.push(Problem::new(
+            "--config: slack.tenants",
+            "tenant routes name channels, which only a bot token can post to",
+            "install with --slack-token-file/--slack-token-env and --slack-channel",
+        ));
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(validate::Error {
+            origin: "command line".into(),
+            problems,
+        })
+    }
 }
 
 impl CredentialRefs {
@@ -307,7 +417,7 @@ pub fn read_alerting(path: &Path) -> Result<Alerting, Problem> {
         Problem::new(
             "--config",
             format!("cannot read {where_}: {e}"),
-            "give the path of a readable YAML file with rules, routes, maintenance and digest",
+            "give the path of a readable YAML file with the alerting settings (docs/install.md)",
         )
     })?;
     parse_alerting(&where_, &text)
@@ -325,7 +435,9 @@ pub fn parse_alerting(origin: &str, text: &str) -> Result<Alerting, Problem> {
         Problem::new(
             &format!("{origin}{at}"),
             e.to_string(),
-            "the file holds only rules, routes, maintenance and digest (see docs/install.md)",
+            "the file holds vigil-agent's alerting settings (rules, maintenance, digest, \
+             slack.tenants, ...); the Slack credentials and where state lives are set by vigil \
+             (see docs/install.md)",
         )
     })?;
     let value = serde_json::to_value(&alerting).unwrap_or_default();
@@ -414,14 +526,14 @@ mod tests {
 
     #[test]
     fn alerting_file_rejects_unknown_keys_and_inline_secrets() {
-        let e = parse_alerting("a.yaml", "rules: {}\nslack:\n  webhook: x\n").expect_err("unknown");
-        assert!(e.path.contains("line 2"), "{e}");
+        let e = parse_alerting("a.yaml", "rules: {}\nslack:\n  default: x\n").expect_err("unknown");
+        assert!(e.path.contains("line 3"), "{e}");
         let e = parse_alerting(
             "a.yaml",
-            "routes:\n- tenant: acme\n  webhook: https://hooks.slack.com/services/T/B/X\n",
+            "maintenance:\n- name: a\n  note: https://hooks.slack.com/services/T/B/X\n",
         )
         .expect_err("inline");
-        assert_eq!(e.path, "a.yaml: routes[0].webhook");
+        assert_eq!(e.path, "a.yaml: maintenance[0].note");
         let ok = parse_alerting("a.yaml", "rules:\n  PodCrashLooping: {for: 30s}\n").expect("ok");
         assert!(ok.rules.is_some());
     }

@@ -13,7 +13,7 @@ use kube::api::{Api, ListParams};
 use serde::Serialize;
 
 use super::apply::Error;
-use super::build::{AGENT_LABEL, LEASE, NAME, STATE};
+use super::build::{AGENT_LABEL, LEASE, NAME, STATE_SELECTOR};
 use crate::cluster;
 
 #[derive(Debug, Clone, Serialize)]
@@ -128,16 +128,22 @@ fn leader(lease: &Lease, now: Timestamp) -> Option<Leader> {
     })
 }
 
-/// The newest ledger entry of the agent's state document (`state.json` in the ConfigMap:
-/// `ledger: {incident: {channel, at_ms, ...}}`, `outbox: [...]`).
-fn last_delivery(cm: &ConfigMap) -> Option<Delivery> {
-    let data = cm.data.as_ref()?;
-    let raw = data.get("state.json").or_else(|| data.values().next())?;
-    let doc: serde_json::Value = serde_json::from_str(raw).ok()?;
-    let pending = doc["outbox"].as_array().map_or(0, Vec::len);
-    let (incident, entry) = doc["ledger"]
-        .as_object()?
+/// The newest ledger entry over the agent's state documents (`state.json` in each state
+/// ConfigMap: `ledger: {incident: {channel, at_ms, ...}}`, `outbox: [...]`).
+fn last_delivery(state: &[ConfigMap]) -> Option<Delivery> {
+    let docs: Vec<serde_json::Value> = state
         .iter()
+        .filter_map(|cm| cm.data.as_ref()?.get("state.json"))
+        .filter_map(|raw| serde_json::from_str(raw).ok())
+        .collect();
+    let pending = docs
+        .iter()
+        .map(|d| d["outbox"].as_array().map_or(0, Vec::len))
+        .sum();
+    let (incident, entry) = docs
+        .iter()
+        .filter_map(|d| d["ledger"].as_object())
+        .flatten()
         .max_by_key(|(_, d)| d["at_ms"].as_u64().unwrap_or(0))?;
     let ms = i64::try_from(entry["at_ms"].as_u64()?).ok()?;
     Some(Delivery {
@@ -179,9 +185,9 @@ pub async fn status(client: &Client, namespace: &str) -> Result<Status, Error> {
                 .map_err(|e| cluster::api_error("get", "leases", Some(namespace), Some(LEASE), e))
         },
         async {
-            cms.get_opt(STATE).await.map_err(|e| {
-                cluster::api_error("get", "configmaps", Some(namespace), Some(STATE), e)
-            })
+            cms.list(&ListParams::default().labels(STATE_SELECTOR))
+                .await
+                .map_err(|e| cluster::api_error("list", "configmaps", Some(namespace), None, e))
         },
     )?;
     let mut by_node: BTreeMap<String, &Pod> = BTreeMap::new();
@@ -228,7 +234,7 @@ pub async fn status(client: &Client, namespace: &str) -> Result<Status, Error> {
         available,
         nodes: rows,
         leader: lease.as_ref().and_then(|l| leader(l, Timestamp::now())),
-        last_delivery: state.as_ref().and_then(last_delivery),
+        last_delivery: last_delivery(&state.items),
     })
 }
 

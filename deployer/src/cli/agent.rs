@@ -273,7 +273,9 @@ fn render(out: &mut impl Write, a: RenderArgs) -> Result<(), Error> {
                 build::SLACK_SECRET
             )
         } else {
-            String::new()
+            " No Slack destination: `vigil agent install` needs --slack-webhook-file/-env or \
+             --slack-token-file/-env with --slack-channel."
+                .to_owned()
         }
     )?;
     let yaml = crate::tenant::build::to_yaml(&objects).map_err(|e| Error::Encode(e.to_string()))?;

@@ -11,7 +11,7 @@ use k8s_openapi::api::core::v1::{Namespace, Secret, ServiceAccount};
 use k8s_openapi::api::scheduling::v1::PriorityClass;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-pub use config::{AgentConfig, config, config_yaml};
+pub use config::{config, config_yaml};
 pub use daemonset::{HEALTH_PORT, UID, daemonset};
 pub use rbac::{cluster_role, role};
 
@@ -26,9 +26,12 @@ pub const APP: &str = "vigil-agent";
 pub const NAME: &str = "vigil-agent";
 pub const CONFIG_MAP: &str = "vigil-agent-config";
 pub const SLACK_SECRET: &str = "vigil-agent-slack";
-/// Made by the agent itself: its leader Lease and its state ConfigMap.
+/// Made by the agent itself: its leader Lease, and state ConfigMaps labelled
+/// [`STATE_SELECTOR`] (`vigil-agent-leader`, `vigil-agent-node-<node>`).
 pub const LEASE: &str = "vigil-agent-leader";
-pub const STATE: &str = "vigil-agent-state";
+pub const STATE_PREFIX: &str = "vigil-agent-";
+pub const STATE_SELECTOR: &str =
+    "app.kubernetes.io/name=vigil-agent,app.kubernetes.io/component=alert-state";
 /// Annotation on the DaemonSet with the install's [`Settings`] (JSON, no secrets).
 pub const SETTINGS_ANNOTATION: &str = "vigil.dev/agent-settings";
 /// Pod-template annotations that roll the pods when the configuration or credentials change.
@@ -82,15 +85,20 @@ fn cluster_meta(s: &Settings) -> ObjectMeta {
 }
 
 /// The namespace, labelled for Pod Security admission (enforced on clusters that have it):
-/// `restricted`, or `baseline` when ICMP needs NET_RAW.
+/// `restricted`. NET_RAW is outside even `baseline`, so with `--icmp net-raw` nothing can be
+/// enforced; audit and warn stay `restricted`, so the exception remains visible.
 pub fn namespace(s: &Settings) -> Namespace {
-    let level = if daemonset::needs_net_raw(s) {
-        "baseline"
+    let enforce = if daemonset::needs_net_raw(s) {
+        "privileged"
     } else {
         "restricted"
     };
     let mut l = labels(s);
-    for mode in ["enforce", "audit", "warn"] {
+    for (mode, level) in [
+        ("enforce", enforce),
+        ("audit", "restricted"),
+        ("warn", "restricted"),
+    ] {
         l.insert(format!("pod-security.kubernetes.io/{mode}"), level.into());
     }
     Namespace {

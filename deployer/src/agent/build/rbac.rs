@@ -6,7 +6,7 @@ use k8s_openapi::api::rbac::v1::{
     ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject,
 };
 
-use super::{LEASE, NAME, STATE, cluster_meta, cluster_name, meta};
+use super::{LEASE, NAME, cluster_meta, cluster_name, meta};
 use crate::agent::spec::Settings;
 
 const READ: [&str; 3] = ["get", "list", "watch"];
@@ -64,9 +64,10 @@ pub fn cluster_role(s: &Settings) -> (ClusterRole, ClusterRoleBinding) {
     (role, binding)
 }
 
-/// In its own namespace: its leader Lease and its state ConfigMap, by name. `create` cannot be
-/// limited to a name (the object does not exist yet), so it is granted for leases and
-/// configmaps of this namespace only.
+/// In its own namespace only: its leader Lease (by name) and its state ConfigMaps, one per
+/// node (`vigil-agent-node-<node>`) plus the leader's: nodes come and go, so these cannot be
+/// named in advance. `create` cannot be limited to a name in RBAC at all. No list, watch or
+/// delete.
 pub fn role(s: &Settings) -> (Role, RoleBinding) {
     let role = Role {
         metadata: meta(s, NAME),
@@ -75,11 +76,15 @@ pub fn role(s: &Settings) -> (Role, RoleBinding) {
             rule(
                 "coordination.k8s.io",
                 &["leases"],
-                &["get", "update", "patch"],
+                &["get", "update"],
                 &[LEASE],
             ),
-            rule("", &["configmaps"], &["create"], &[]),
-            rule("", &["configmaps"], &["get", "update", "patch"], &[STATE]),
+            rule(
+                "",
+                &["configmaps"],
+                &["get", "create", "update", "patch"],
+                &[],
+            ),
         ]),
     };
     let binding = RoleBinding {

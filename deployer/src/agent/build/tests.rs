@@ -26,15 +26,23 @@ fn cluster_role_reads_only_and_never_secrets() {
 }
 
 #[test]
-fn namespaced_writes_are_limited_to_the_lease_and_the_state_object() {
+fn namespaced_rules_never_list_watch_or_delete() {
     let (role, _) = role(&settings());
     for r in role.rules.unwrap_or_default() {
-        if r.verbs == ["create"] {
-            assert!(r.resource_names.is_none());
-            continue;
+        for v in &r.verbs {
+            assert!(
+                ["get", "create", "update", "patch"].contains(&v.as_str()),
+                "{r:?}"
+            );
         }
-        let names = r.resource_names.expect("named");
-        assert!(names == [LEASE] || names == [STATE], "{names:?}");
+        let resources = r.resources.unwrap_or_default();
+        assert!(
+            resources == ["leases"] || resources == ["configmaps"],
+            "{resources:?}"
+        );
+        if resources == ["leases"] && r.verbs != ["create"] {
+            assert_eq!(r.resource_names, Some(vec![LEASE.to_owned()]));
+        }
     }
 }
 
@@ -49,6 +57,12 @@ fn config_names_files_never_values() {
     };
     let yaml = config_yaml(&s);
     assert!(yaml.contains("/etc/vigil-slack/webhook"), "{yaml}");
+    let doc = config(&s);
+    assert_eq!(doc["cluster"]["object_prefix"], "vigil-agent");
+    assert_eq!(
+        doc["slack"]["default"],
+        serde_json::json!({"webhook": {"file": "/etc/vigil-slack/webhook"}})
+    );
     let objects = manifests(&s, Some("42")).expect("build");
     let all = crate::tenant::build::to_yaml(&objects).expect("yaml");
     assert!(!all.contains("hooks.slack.com"));
@@ -71,6 +85,10 @@ fn config_changes_roll_the_pods() {
     let a = settings();
     let mut b = a.clone();
     b.alerting.rules = Some(serde_json::json!({"PodCrashLooping": {"for": "30s"}}));
+    b.alerting.cluster = Some(crate::agent::spec::AlertingCluster {
+        name: Some("prod".into()),
+        ..Default::default()
+    });
     let checksum = |s: &Settings| {
         daemonset(s, None)
             .spec
