@@ -4,7 +4,9 @@
 This kernel has no netem, so delay and loss are emulated here. Run inside a network
 namespace with net.ipv4.icmp_echo_ignore_all=1, it answers echo requests itself, each
 after --delay-ms, and drops --loss-pct percent of them spread evenly (of every 10
-requests with 30 %, exactly 3 are dropped), so tests get exact, repeatable loss.
+requests with 30 %, exactly 3 are dropped), so tests get exact, repeatable loss. The
+count is kept per sender (source address and ICMP identifier), so tests pinging at the
+same time do not change each other's loss.
 """
 import argparse
 import heapq
@@ -31,7 +33,7 @@ def main() -> None:
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
     pending = []  # heap of (due, order, destination, icmp reply)
-    count = 0
+    counts = {}  # (source, identifier) -> echo requests seen
     order = 0
     while True:
         timeout = None
@@ -43,7 +45,11 @@ def main() -> None:
             ihl = (packet[0] & 0x0F) * 4
             icmp = packet[ihl:]
             if len(icmp) >= 8 and icmp[0] == 8 and icmp[1] == 0:
-                count += 1
+                sender = (addr[0], icmp[4:6])
+                count = counts.get(sender, 0) + 1
+                counts[sender] = count
+                if len(counts) > 65536:
+                    counts.clear()
                 if (count * args.loss_pct) // 100 > ((count - 1) * args.loss_pct) // 100:
                     continue
                 body = b"\0\0\0\0" + icmp[4:]

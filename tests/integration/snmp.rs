@@ -16,11 +16,11 @@ fn oid(parts: &[u64]) -> Oid<'static> {
 }
 
 async fn sys_name(session: &mut AsyncSession) -> String {
-    let pdu = tokio::time::timeout(TIMEOUT, session.get(&oid(SYS_NAME)))
+    let mut pdu = tokio::time::timeout(TIMEOUT, session.get(&oid(SYS_NAME)))
         .await
         .expect("an answer before the timeout")
         .expect("a GET response");
-    match pdu.varbinds.into_iter().next() {
+    match pdu.varbinds.next() {
         Some((_, Value::OctetString(name))) => String::from_utf8_lossy(name).into_owned(),
         other => panic!("sysName.0 is not a string: {other:?}"),
     }
@@ -100,10 +100,10 @@ async fn snmpd_rejects_a_wrong_v3_password() {
             &sandbox.snmpv3_priv_pass,
         )
         .await?;
-        let pdu = tokio::time::timeout(TIMEOUT, session.get(&oid(SYS_NAME)))
+        let mut pdu = tokio::time::timeout(TIMEOUT, session.get(&oid(SYS_NAME)))
             .await
             .map_err(|_| snmp2::Error::Send)??;
-        Ok::<_, snmp2::Error>(format!("{:?}", pdu.varbinds.into_iter().next()))
+        Ok::<_, snmp2::Error>(format!("{:?}", pdu.varbinds.next()))
     }
     .await;
     assert!(
