@@ -54,6 +54,8 @@ struct RawCluster {
     context: Option<String>,
     /// Only alert on nodes matching this label selector (e.g. `pool=prod`).
     node_selector: Option<String>,
+    /// Address of /healthz, /readyz and /metrics (e.g. `0.0.0.0:9274`).
+    listen: Option<String>,
     /// Default namespace scope of pod, workload and PVC rules (default: all).
     namespaces: Option<Vec<String>>,
 }
@@ -83,6 +85,7 @@ pub struct ClusterConfig {
     pub kubeconfig: Option<PathBuf>,
     pub context: Option<String>,
     pub node_selector: Option<String>,
+    pub listen: Option<std::net::SocketAddr>,
     pub tenant_namespaces: BTreeMap<String, String>,
     pub rules: Rules,
     pub engine: EngineSettings,
@@ -209,6 +212,18 @@ impl ClusterConfig {
             kubeconfig: c.kubeconfig,
             context: c.context,
             node_selector: c.node_selector,
+            listen: c
+                .listen
+                .map(|l| {
+                    l.parse().map_err(|_| {
+                        invalid(
+                            path,
+                            "cluster.listen",
+                            format!("{l:?} is not an address:port such as 0.0.0.0:9274"),
+                        )
+                    })
+                })
+                .transpose()?,
             tenant_namespaces: raw.tenant_namespaces,
             rules,
             engine,

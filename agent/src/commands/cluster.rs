@@ -193,6 +193,13 @@ pub async fn cluster(
     );
     let (stop_tx, stop_rx) = watch::channel(false);
     let influx = influx(&cfg, stop_rx.clone())?;
+    let health = Arc::new(Metrics::new(&cfg.name));
+    if let Some(addr) = cfg.listen {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| CommandError::Runtime(format!("cannot listen on {addr}: {e}")))?;
+        tokio::spawn(crate::telemetry::serve(listener, health.clone()));
+    }
     let cfg = Arc::new(cfg);
     let parts = Arc::new(Parts {
         client: client.clone(),
@@ -268,7 +275,13 @@ pub async fn cluster(
             tasks.spawn(lead(p, leader_store, lead_rx));
         }
     }
+    health
+        .ready
+        .store(true, std::sync::atomic::Ordering::Relaxed);
     shutdown_signal().await;
+    health
+        .ready
+        .store(false, std::sync::atomic::Ordering::Relaxed);
     tracing::info!("shutting down: persisting alert state");
     let _ = stop_tx.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(10), async {

@@ -1,6 +1,7 @@
 //! Integration tests of vigil-agent against the sandbox's real peers (snmpd, snmpsim,
 //! namespace ICMP hosts, InfluxDB 1.x, VictoriaMetrics). One test binary for the crate.
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+mod alerts_cli;
 mod alerts_common;
 mod alerts_content;
 mod alerts_delivery;

@@ -179,3 +179,36 @@ fn a_child_waits_for_a_pending_parent_and_folds_into_it() {
     let k: Vec<Kind> = kinds(&mut doc).into_iter().map(|x| x.0).collect();
     assert_eq!(k, vec![Kind::Firing, Kind::Folded]);
 }
+
+#[test]
+fn the_digest_lists_resolved_and_open_incidents_per_tenant() {
+    use std::str::FromStr;
+    let settings = EngineSettings {
+        digest: Some(cron::Schedule::from_str("0 0 * * * *").unwrap()), // hourly
+        ..Default::default()
+    };
+    let (mut e, mut doc, none) = (Engine::new(settings), StateDoc::default(), BTreeMap::new());
+    let mut acme = sig("a", 0);
+    acme.scope.tenant = Some("acme".into());
+    e.evaluate(&mut doc, t(0), vec![acme.clone(), sig("b", 0)], &none);
+    e.evaluate(&mut doc, t(100), vec![sig("b", 0)], &none);
+    doc.outbox.clear();
+    e.evaluate(&mut doc, t(3599), vec![sig("b", 0)], &none);
+    assert!(doc.outbox.is_empty(), "not before the schedule");
+    e.evaluate(&mut doc, t(3601), vec![sig("b", 0)], &none);
+    let out: Vec<Notification> = doc.outbox.drain(..).collect();
+    assert_eq!(out.len(), 2, "one digest per tenant: {out:?}");
+    assert!(out.iter().all(|n| n.kind == Kind::Digest));
+    let acme_digest = out
+        .iter()
+        .find(|n| n.signal.scope.tenant.as_deref() == Some("acme"))
+        .unwrap();
+    assert!(
+        acme_digest.lines[0].contains("Pod/a") && acme_digest.lines[0].contains("resolved after")
+    );
+    let ops = out
+        .iter()
+        .find(|n| n.signal.scope.tenant.is_none())
+        .unwrap();
+    assert!(ops.lines[0].starts_with("still firing") && ops.lines[0].contains("Pod/b"));
+}

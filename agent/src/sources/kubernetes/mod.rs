@@ -223,3 +223,6 @@ impl Drop for KubeSource {
         self.tasks.abort_all();
     }
 }
+
+#[cfg(test)]
+mod tests;
