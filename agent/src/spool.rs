@@ -2,7 +2,7 @@
 //! once InfluxDB accepted it, so an outage or an agent restart loses nothing. Batches are
 //! sent oldest first. The spool is bounded: when a new batch does not fit, the oldest
 //! batches are dropped and the loss is returned to the caller, which reports it.
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -40,7 +40,7 @@ struct State {
     bytes: u64,
     points: u64,
     next_seq: u64,
-    in_flight: Option<u64>,
+    in_flight: BTreeSet<u64>,
 }
 
 #[derive(Debug)]
@@ -109,7 +109,7 @@ impl Spool {
             points: entries.iter().map(|e| e.points).sum(),
             next_seq: entries.last().map_or(0, |e| e.seq + 1),
             entries: entries.into(),
-            in_flight: None,
+            in_flight: BTreeSet::new(),
         };
         Ok(Spool {
             dir: dir.to_path_buf(),
@@ -152,7 +152,10 @@ impl Spool {
         {
             let mut st = self.lock();
             while st.bytes + bytes > self.max_bytes {
-                let victim = st.entries.iter().position(|e| Some(e.seq) != st.in_flight);
+                let victim = st
+                    .entries
+                    .iter()
+                    .position(|e| !st.in_flight.contains(&e.seq));
                 let Some(i) = victim else { break };
                 let Some(e) = st.entries.remove(i) else { break };
                 let _ = fs::remove_file(&e.path);
@@ -184,12 +187,24 @@ impl Spool {
         Ok(pushed)
     }
 
-    /// The oldest batch, marked as being sent (it will not be dropped for space).
+    /// The oldest batch that is not already being sent, marked as being sent (it will
+    /// not be dropped for space until it is removed or released).
     pub fn oldest(&self) -> Option<Entry> {
         let mut st = self.lock();
-        let e = st.entries.front().cloned();
-        st.in_flight = e.as_ref().map(|e| e.seq);
+        let e = st
+            .entries
+            .iter()
+            .find(|e| !st.in_flight.contains(&e.seq))
+            .cloned();
+        if let Some(e) = &e {
+            st.in_flight.insert(e.seq);
+        }
         e
+    }
+
+    /// Gives a batch back after a failed attempt; it will be handed out again.
+    pub fn release(&self, e: &Entry) {
+        self.lock().in_flight.remove(&e.seq);
     }
 
     /// Waits until a batch may be available.
@@ -207,9 +222,7 @@ impl Spool {
     /// Removes a batch after it was delivered (or definitively rejected).
     pub fn remove(&self, e: &Entry) {
         let mut st = self.lock();
-        if st.in_flight == Some(e.seq) {
-            st.in_flight = None;
-        }
+        st.in_flight.remove(&e.seq);
         if let Some(i) = st.entries.iter().position(|x| x.seq == e.seq) {
             if let Some(x) = st.entries.remove(i) {
                 st.bytes -= x.bytes;

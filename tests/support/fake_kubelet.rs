@@ -122,26 +122,42 @@ impl FakeKubelet {
     /// Registers `nodes` Ready nodes in a new pool named after `prefix` and starts
     /// running the pods bound to them.
     pub async fn start(client: kube::Client, prefix: &str, nodes: usize) -> anyhow::Result<Self> {
+        Self::start_with(client, prefix, nodes, &[], &[]).await
+    }
+
+    /// Like [`FakeKubelet::start`], with extra labels and taints (`(key, value, effect)`) on
+    /// every node of the pool, e.g. to play control-plane nodes.
+    pub async fn start_with(
+        client: kube::Client,
+        prefix: &str,
+        nodes: usize,
+        labels: &[(&str, &str)],
+        taints: &[(&str, &str, &str)],
+    ) -> anyhow::Result<Self> {
         let pool = unique_pool(prefix);
         let node_names: Vec<String> = (0..nodes).map(|i| format!("{pool}-{i}")).collect();
         let api: Api<Node> = Api::all(client.clone());
         for (i, name) in node_names.iter().enumerate() {
+            let mut node_labels = json!({
+                POOL_KEY: pool,
+                "kubernetes.io/hostname": name,
+                "kubernetes.io/os": "linux",
+                "kubernetes.io/arch": "amd64",
+                "topology.kubernetes.io/zone": format!("zone-{}", i % 3),
+            });
+            for (k, v) in labels {
+                node_labels[*k] = json!(v);
+            }
+            let mut node_taints =
+                vec![json!({"key": POOL_KEY, "value": pool, "effect": "NoSchedule"})];
+            for (k, v, effect) in taints {
+                node_taints.push(json!({"key": k, "value": v, "effect": effect}));
+            }
             let node: Node = serde_json::from_value(json!({
                 "apiVersion": "v1",
                 "kind": "Node",
-                "metadata": {
-                    "name": name,
-                    "labels": {
-                        POOL_KEY: pool,
-                        "kubernetes.io/hostname": name,
-                        "kubernetes.io/os": "linux",
-                        "kubernetes.io/arch": "amd64",
-                        "topology.kubernetes.io/zone": format!("zone-{}", i % 3),
-                    }
-                },
-                "spec": {
-                    "taints": [{"key": POOL_KEY, "value": pool, "effect": "NoSchedule"}]
-                }
+                "metadata": {"name": name, "labels": node_labels},
+                "spec": {"taints": node_taints}
             }))?;
             api.create(&PostParams::default(), &node).await?;
         }

@@ -4,7 +4,7 @@ use tokio::sync::Semaphore;
 
 use super::CommandError;
 use crate::config::Config;
-use crate::engine::{Engine, collect_once};
+use crate::engine::{Engine, collect_once_each};
 use crate::lineproto;
 use crate::sources::icmp::Pinger;
 use crate::telemetry::Metrics;
@@ -34,7 +34,12 @@ pub async fn once(
         pinger,
         snmp_limit: Arc::new(Semaphore::new(config.agent.concurrency)),
     };
-    let (points, errors) = collect_once(&engine, &devices, config.agent.concurrency).await;
-    let (text, _) = lineproto::encode(&points);
+    let mut text = String::new();
+    let errors = collect_once_each(&engine, &devices, |points| {
+        for p in &points {
+            lineproto::encode_into(&mut text, p);
+        }
+    })
+    .await;
     Ok((text, errors))
 }

@@ -8,7 +8,7 @@ use super::CommandError;
 use crate::config::Config;
 use crate::engine::Engine;
 use crate::point::now_ns;
-use crate::sinks::influxdb::{Batcher, InfluxClient, run_sender};
+use crate::sinks::influxdb::{Batcher, InfluxClient, run_senders};
 use crate::sources::icmp::Pinger;
 use crate::spool::Spool;
 use crate::telemetry::{self, Metrics};
@@ -76,11 +76,12 @@ pub async fn run(config: Config) -> Result<(), CommandError> {
     );
     let batcher_task = tokio::spawn(batcher.run());
     let (stop_tx, stop_rx) = watch::channel(false);
-    let sender_task = tokio::spawn(run_sender(
+    let sender_task = tokio::spawn(run_senders(
         client,
         spool.clone(),
         metrics.clone(),
         stop_rx.clone(),
+        output.parallel_writes,
     ));
     let engine = Engine {
         metrics: metrics.clone(),

@@ -79,6 +79,7 @@ pub struct InfluxSettings {
     pub flush_interval: Duration,
     pub gzip: bool,
     pub timeout: Duration,
+    pub parallel_writes: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

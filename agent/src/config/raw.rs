@@ -66,6 +66,8 @@ pub struct RawInflux {
     pub flush_interval: Option<Dur>,
     pub gzip: Option<bool>,
     pub timeout: Option<Dur>,
+    /// Batches in flight at once (handed out oldest first; 1 = strictly in order).
+    pub parallel_writes: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -70,7 +70,7 @@ pub fn resolve(raw: RawConfig, path: &Path) -> Result<Config, ConfigError> {
     let agent = AgentSettings {
         name: raw.agent.name.clone().unwrap_or_else(default_agent_name),
         listen: raw.agent.listen.clone(),
-        concurrency: raw.agent.concurrency.unwrap_or(256),
+        concurrency: raw.agent.concurrency.unwrap_or(64),
         self_metrics_interval: raw
             .agent
             .self_metrics_interval
@@ -146,6 +146,7 @@ pub fn resolve(raw: RawConfig, path: &Path) -> Result<Config, ConfigError> {
                 batch_size,
                 flush_interval: i.flush_interval.map_or(Duration::from_secs(1), |d| d.0),
                 gzip: i.gzip.unwrap_or(true),
+                parallel_writes: i.parallel_writes.unwrap_or(4).clamp(1, 64),
                 timeout: i.timeout.map_or(Duration::from_secs(10), |d| d.0),
             })
         }

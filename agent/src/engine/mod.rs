@@ -14,7 +14,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
 pub use backoff::Backoff;
-pub use once::collect_once;
+pub use once::{collect_once, collect_once_each};
 
 use crate::config::Device;
 use crate::point::Point;

@@ -11,15 +11,24 @@ use crate::sources::snmp::collect::SnmpState;
 /// (device, error) pairs.
 pub type Errors = Vec<(String, String)>;
 
-/// Polls the devices once (SNMP and ICMP), at most `concurrency` at a time, and returns the
-/// points and the devices whose polls failed with their errors.
-pub async fn collect_once(
+/// Polls the devices once (SNMP and ICMP) and returns the points and the devices whose
+/// polls failed with their errors. All devices start at once: SNMP polls are limited by the
+/// engine's SNMP concurrency limit, ICMP echoes share one socket and are not limited.
+pub async fn collect_once(engine: &Engine, devices: &[Arc<Device>]) -> (Vec<Point>, Errors) {
+    let mut all = Vec::new();
+    let errors = collect_once_each(engine, devices, |p| all.extend(p)).await;
+    (all, errors)
+}
+
+/// Like [`collect_once`], but hands each device's points to `sink` as soon as they are
+/// collected, so a large cycle never holds every point in memory at once.
+pub async fn collect_once_each(
     engine: &Engine,
     devices: &[Arc<Device>],
-    concurrency: usize,
-) -> (Vec<Point>, Errors) {
+    mut sink: impl FnMut(Vec<Point>),
+) -> Errors {
     let ts = now_ns();
-    let results: Vec<(Vec<Point>, Errors)> = futures::stream::iter(devices.iter().cloned())
+    let mut results = futures::stream::iter(devices.iter().cloned())
         .map(|d| async move {
             let mut points = Vec::new();
             let mut errors = Vec::new();
@@ -37,14 +46,11 @@ pub async fn collect_once(
             }
             (points, errors)
         })
-        .buffer_unordered(concurrency.max(1))
-        .collect()
-        .await;
-    let mut points = Vec::new();
+        .buffer_unordered(devices.len().max(1));
     let mut errors = Vec::new();
-    for (p, e) in results {
-        points.extend(p);
+    while let Some((p, e)) = results.next().await {
+        sink(p);
         errors.extend(e);
     }
-    (points, errors)
+    errors
 }

@@ -80,7 +80,7 @@ pub async fn collect(cfg: &Config) -> (Vec<Point>, Vec<(String, String)>) {
         pinger,
         snmp_limit: Arc::new(Semaphore::new(cfg.agent.concurrency)),
     };
-    collect_once(&engine, &cfg.devices, cfg.agent.concurrency).await
+    collect_once(&engine, &cfg.devices).await
 }
 
 /// Every point must be described by schema/metrics.json.

@@ -54,7 +54,7 @@ devices:
     let url = &sb.influxdb_url;
     let http = vigil_tests::http();
 
-    let n = eventually(
+    eventually(
         "interface points in InfluxDB",
         Duration::from_secs(30),
         || async {
@@ -70,16 +70,24 @@ devices:
                 .and_then(|r| r.get(1))
                 .and_then(|v| v.as_i64())
                 .unwrap_or(0);
-            if n > 0 { Ok(n) } else { Err(format!("{v}")) }
+            // one poll is 57 interfaces; a query may see a write half-applied
+            if n >= 57 {
+                Ok(n)
+            } else {
+                Err(format!("{n}: {v}"))
+            }
         },
     )
     .await;
-    assert!(n >= 50, "{n} interface rows");
 
     // the awkward tag value arrives byte for byte
-    let v = influxql(url, &db, "SHOW TAG VALUES FROM interface WITH KEY = \"site\"")
-        .await
-        .unwrap();
+    let v = influxql(
+        url,
+        &db,
+        "SHOW TAG VALUES FROM interface WITH KEY = \"site\"",
+    )
+    .await
+    .unwrap();
     assert_eq!(
         rows(&v),
         vec![vec![serde_json::json!("site"), serde_json::json!(AWKWARD)]],

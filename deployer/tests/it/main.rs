@@ -1,5 +1,7 @@
 //! The deployer's one integration-test binary: `vigil` against the sandbox's real control plane.
 
+mod agent_lifecycle;
+mod agent_rbac;
 mod agent_render;
 mod agent_security;
 mod cilium;

@@ -6,4 +6,4 @@ mod sender;
 
 pub use batcher::{Batcher, BatcherHandle, update_spool_gauges};
 pub use client::{InfluxClient, WriteError, WriteOutcome};
-pub use sender::run_sender;
+pub use sender::{run_sender, run_senders};

@@ -33,9 +33,40 @@ fn gzip(text: &[u8]) -> Vec<u8> {
     e.finish().unwrap_or_else(|_| text.to_vec())
 }
 
-/// Runs until `stop` becomes true and the spool has been tried once more.
+/// Sends spooled batches one at a time, strictly oldest first, until `stop` is true.
 pub async fn run_sender(
     client: InfluxClient,
+    spool: Arc<Spool>,
+    metrics: Arc<Metrics>,
+    stop: watch::Receiver<bool>,
+) {
+    run_senders(client, spool, metrics, stop, 1).await;
+}
+
+/// Sends until `stop` becomes true with up to `parallel` batches in flight; batches are
+/// handed out oldest first, so with `parallel = 1` delivery is strictly in order.
+pub async fn run_senders(
+    client: InfluxClient,
+    spool: Arc<Spool>,
+    metrics: Arc<Metrics>,
+    stop: watch::Receiver<bool>,
+    parallel: usize,
+) {
+    let client = Arc::new(client);
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..parallel.max(1) {
+        workers.spawn(worker(
+            client.clone(),
+            spool.clone(),
+            metrics.clone(),
+            stop.clone(),
+        ));
+    }
+    while workers.join_next().await.is_some() {}
+}
+
+async fn worker(
+    client: Arc<InfluxClient>,
     spool: Arc<Spool>,
     metrics: Arc<Metrics>,
     mut stop: watch::Receiver<bool>,
@@ -96,6 +127,7 @@ pub async fn run_sender(
                     }
                     (None, _) => {
                         // InfluxDB went away while splitting: retry the whole batch later
+                        spool.release(&entry);
                         tokio::time::sleep(jittered(backoff)).await;
                         backoff = (backoff * 2).min(MAX_BACKOFF);
                     }
@@ -111,6 +143,7 @@ pub async fn run_sender(
                     _ => (String::new(), None, false),
                 };
                 metrics.write_errors.fetch_add(1, Relaxed);
+                spool.release(&entry);
                 let wait = retry_after
                     .map_or_else(|| jittered(backoff), |r| r.min(Duration::from_secs(600)));
                 if refused {

@@ -33,7 +33,14 @@ pub struct Pinger {
     v4: Client,
     v6: Option<Client>,
     kind: SocketKind,
+    /// Earliest time the next echo may be sent: requests are paced at [`MAX_RATE`] so a
+    /// burst of replies never overflows the socket's receive buffer (lost replies would be
+    /// reported as packet loss).
+    next_send: std::sync::Mutex<Instant>,
 }
+
+/// Echo requests per second, across all targets.
+pub const MAX_RATE: u32 = 20_000;
 
 const PAYLOAD: [u8; 56] = [0x5a; 56];
 
@@ -48,11 +55,26 @@ impl Pinger {
         // IPv6 may be disabled on the host; only IPv6 targets need it
         let v6 = socket::client(true).ok();
         tracing::info!(socket = ?kind, ipv6 = v6.is_some(), "ICMP sockets open");
-        Ok(Pinger { v4, v6, kind })
+        Ok(Pinger {
+            v4,
+            v6,
+            kind,
+            next_send: std::sync::Mutex::new(Instant::now()),
+        })
     }
 
     pub fn kind(&self) -> SocketKind {
         self.kind
+    }
+
+    /// Reserves the next send slot and returns when it is due.
+    fn slot(&self) -> Instant {
+        let gap = Duration::from_secs(1) / MAX_RATE;
+        let mut next = self.next_send.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        let at = (*next).max(now);
+        *next = at + gap;
+        at
     }
 
     /// Pings `address` `count` times, one echo every `interval`, each answered within
@@ -71,10 +93,15 @@ impl Pinger {
         let start = Instant::now();
         let echoes = (0..s.count).map(|seq| {
             let client = client.clone();
+            let this = &self;
             let timeout = s.timeout;
             let at = start + s.interval * u32::from(seq);
             async move {
                 tokio::time::sleep_until(at.into()).await;
+                let slot = this.slot();
+                if slot > Instant::now() {
+                    tokio::time::sleep_until(slot.into()).await;
+                }
                 let mut pinger = client.pinger(ip, ident).await;
                 pinger.timeout(timeout);
                 // measured here: surge-ping starts its clock after the send returns, which

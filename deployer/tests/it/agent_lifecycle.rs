@@ -1,0 +1,508 @@
+//! install → an agent on every node (a tainted control-plane node and NoExecute-tainted
+//! workers included), placed by the real scheduler and run by the fake kubelet → install
+//! again is a no-op → status (per node, leader, last Slack delivery) → upgrade changes only
+//! the image and the configuration → uninstall leaves nothing behind, and nothing else goes.
+//!
+//! The DaemonSet tolerates every taint, so it also lands on other tests' fake nodes: every
+//! count here is over this test's own nodes.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::DaemonSet;
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Secret, ServiceAccount};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
+use k8s_openapi::api::scheduling::v1::PriorityClass;
+use kube::Client;
+use kube::api::{Api, DeleteParams, ListParams, PostParams};
+use serde_json::{Value, json};
+use vigil_tests::{FakeKubelet, eventually};
+
+use crate::support::{scratch, tenant_name, vigil_env};
+
+const WEBHOOK: &str = "https://hooks.slack.com/services/T0IT/B0IT/lifecycle-secret-value";
+const IMAGE_V2: &str = "ghcr.io/vigil-dev/vigil-agent:0.1.1-it";
+
+/// What identifies each object's version: resourceVersion, and for the DaemonSet (whose
+/// status the controller keeps updating) its generation and pod template.
+async fn snapshot(client: &Client, ns: &str) -> BTreeMap<String, String> {
+    let cluster = format!("vigil-agent-{ns}");
+    let rv = |m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
+        m.resource_version.clone().unwrap_or_default()
+    };
+    let mut out = BTreeMap::new();
+    let nsa: Api<Namespace> = Api::all(client.clone());
+    out.insert(
+        "namespace".into(),
+        rv(&nsa.get(ns).await.expect("ns").metadata),
+    );
+    let pc: Api<PriorityClass> = Api::all(client.clone());
+    out.insert(
+        "priorityclass".into(),
+        rv(&pc.get(&cluster).await.expect("pc").metadata),
+    );
+    let cr: Api<ClusterRole> = Api::all(client.clone());
+    out.insert(
+        "clusterrole".into(),
+        rv(&cr.get(&cluster).await.expect("cr").metadata),
+    );
+    let crb: Api<ClusterRoleBinding> = Api::all(client.clone());
+    out.insert(
+        "clusterrolebinding".into(),
+        rv(&crb.get(&cluster).await.expect("crb").metadata),
+    );
+    let sa: Api<ServiceAccount> = Api::namespaced(client.clone(), ns);
+    out.insert(
+        "serviceaccount".into(),
+        rv(&sa.get("vigil-agent").await.expect("sa").metadata),
+    );
+    let role: Api<Role> = Api::namespaced(client.clone(), ns);
+    out.insert(
+        "role".into(),
+        rv(&role.get("vigil-agent").await.expect("role").metadata),
+    );
+    let rb: Api<RoleBinding> = Api::namespaced(client.clone(), ns);
+    out.insert(
+        "rolebinding".into(),
+        rv(&rb.get("vigil-agent").await.expect("rb").metadata),
+    );
+    let cm: Api<ConfigMap> = Api::namespaced(client.clone(), ns);
+    out.insert(
+        "configmap".into(),
+        rv(&cm.get("vigil-agent-config").await.expect("cm").metadata),
+    );
+    let secret: Api<Secret> = Api::namespaced(client.clone(), ns);
+    out.insert(
+        "secret".into(),
+        rv(&secret
+            .get("vigil-agent-slack")
+            .await
+            .expect("secret")
+            .metadata),
+    );
+    let ds: Api<DaemonSet> = Api::namespaced(client.clone(), ns);
+    let ds = ds.get("vigil-agent").await.expect("ds");
+    out.insert(
+        "daemonset".into(),
+        json!([ds.metadata.generation, ds.spec.map(|s| s.template)]).to_string(),
+    );
+    out
+}
+
+fn changed(a: &BTreeMap<String, String>, b: &BTreeMap<String, String>) -> Vec<String> {
+    a.iter()
+        .filter(|(k, v)| b.get(*k) != Some(v))
+        .map(|(k, _)| k.clone())
+        .collect()
+}
+
+fn pod_ready(p: &Pod) -> bool {
+    p.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+/// Waits until each of `nodes` runs a Ready agent pod of `image`.
+async fn agents_ready(client: &Client, ns: &str, nodes: &[String], image: &str) {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let selector = format!("vigil.dev/agent={ns}");
+    eventually(
+        &format!("an agent of {image} Ready on each of {nodes:?}"),
+        Duration::from_secs(120),
+        || {
+            let pods = pods.clone();
+            let selector = selector.clone();
+            async move {
+                let list = pods
+                    .list(&ListParams::default().labels(&selector))
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let missing: Vec<&String> = nodes
+                    .iter()
+                    .filter(|n| {
+                        !list.items.iter().any(|p| {
+                            let spec = p.spec.as_ref();
+                            spec.and_then(|s| s.node_name.as_deref()) == Some(n.as_str())
+                                && spec.and_then(|s| s.containers[0].image.as_deref())
+                                    == Some(image)
+                                && p.metadata.deletion_timestamp.is_none()
+                                && pod_ready(p)
+                        })
+                    })
+                    .collect();
+                if missing.is_empty() {
+                    Ok(())
+                } else {
+                    Err(format!("no ready agent yet on {missing:?}"))
+                }
+            }
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn install_upgrade_uninstall_on_every_node() {
+    let sandbox = vigil_tests::require_sandbox!();
+    let client = sandbox.client().await;
+    let workers = FakeKubelet::start_with(
+        client.clone(),
+        "vaw",
+        2,
+        &[],
+        &[("dedicated", "edge", "NoExecute")],
+    )
+    .await
+    .expect("worker pool");
+    let control = FakeKubelet::start_with(
+        client.clone(),
+        "vacp",
+        1,
+        &[
+            ("node-role.kubernetes.io/control-plane", ""),
+            ("node-role.kubernetes.io/master", ""),
+        ],
+        &[("node-role.kubernetes.io/master", "", "NoSchedule")],
+    )
+    .await
+    .expect("control-plane pool");
+    let nodes: Vec<String> = workers
+        .node_names()
+        .iter()
+        .chain(control.node_names())
+        .cloned()
+        .collect();
+    let ns = tenant_name("va-life");
+    let dir = scratch(&ns);
+    let config = dir.join("alerting.yaml");
+    std::fs::write(&config, "rules:\n  PodCrashLooping: {for: 30s}\n").expect("write");
+    let config2 = dir.join("alerting-2.yaml");
+    std::fs::write(
+        &config2,
+        "rules:\n  PodCrashLooping: {for: 10s}\nrepeat_interval: 2h\n",
+    )
+    .expect("write");
+    let env = [("IT_LIFE_WEBHOOK", WEBHOOK)];
+    // A shared cluster always has dead fake nodes of other tests, and a dead node stalls a
+    // one-node-at-a-time rollout (as it would in production): upgrade everything at once.
+    let install_args = [
+        "agent",
+        "install",
+        "-n",
+        &ns,
+        "--slack-webhook-env",
+        "IT_LIFE_WEBHOOK",
+        "--config",
+        config.to_str().expect("utf-8"),
+        "--max-unavailable",
+        "100%",
+    ];
+
+    // install
+    let run = vigil_env(Some(sandbox), &install_args, &env).await;
+    run.ok();
+    assert!(
+        run.stdout.contains(&format!(
+            "vigil agent in namespace {ns}: 10 created, 0 configured, 0 unchanged, 0 pruned"
+        )),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains(WEBHOOK) && !run.stderr.contains(WEBHOOK));
+    agents_ready(&client, &ns, &nodes, "ghcr.io/vigil-dev/vigil-agent:0.1.0").await;
+    let secret: Api<Secret> = Api::namespaced(client.clone(), &ns);
+    let data = secret
+        .get("vigil-agent-slack")
+        .await
+        .expect("secret")
+        .data
+        .expect("data");
+    assert_eq!(data["webhook"].0, WEBHOOK.as_bytes());
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), &ns);
+    let agent_yaml = cms
+        .get("vigil-agent-config")
+        .await
+        .expect("cm")
+        .data
+        .expect("data")["agent.yaml"]
+        .clone();
+    assert!(!agent_yaml.contains(WEBHOOK), "{agent_yaml}");
+    assert!(
+        agent_yaml.contains("file: /etc/vigil-slack/webhook"),
+        "{agent_yaml}"
+    );
+
+    // install again, with and without the credentials: nothing changes
+    let before = snapshot(&client, &ns).await;
+    let run = vigil_env(Some(sandbox), &install_args, &env).await;
+    run.ok();
+    assert!(
+        run.stdout
+            .contains("0 created, 0 configured, 10 unchanged, 0 pruned"),
+        "{}",
+        run.stdout
+    );
+    let without_credentials: Vec<&str> = install_args
+        .iter()
+        .copied()
+        .filter(|a| !a.starts_with("--slack") && *a != "IT_LIFE_WEBHOOK")
+        .collect();
+    let run = vigil_env(Some(sandbox), &without_credentials, &[]).await;
+    run.ok();
+    assert!(
+        run.stdout.contains("secret/vigil-agent-slack unchanged"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("0 created, 0 configured, 10 unchanged, 0 pruned"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        changed(&before, &snapshot(&client, &ns).await),
+        Vec::<String>::new()
+    );
+
+    // status: per node, the leader and the last delivery as the agent records them
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
+    let leader_pod = pods
+        .list(&ListParams::default().labels(&format!("vigil.dev/agent={ns}")))
+        .await
+        .expect("pods")
+        .items
+        .into_iter()
+        .find(|p| p.spec.as_ref().and_then(|s| s.node_name.as_ref()) == Some(&nodes[0]))
+        .and_then(|p| p.metadata.name)
+        .expect("a pod on our first node");
+    let now = k8s_openapi::jiff::Timestamp::now();
+    let lease: Lease = serde_json::from_value(json!({
+        "metadata": {"name": "vigil-agent-leader"},
+        "spec": {"holderIdentity": leader_pod, "leaseDurationSeconds": 15,
+                 "renewTime": now.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()}
+    }))
+    .expect("lease");
+    Api::<Lease>::namespaced(client.clone(), &ns)
+        .create(&PostParams::default(), &lease)
+        .await
+        .expect("create lease");
+    let state = json!({
+        "ledger": {"PodCrashLooping/acme/influxdb@1": {"channel": "C0NOC", "at_ms": now.as_millisecond(), "resolved": false}},
+        "outbox": [{"seq": 1}, {"seq": 2}],
+    });
+    let cm: ConfigMap = serde_json::from_value(json!({
+        "metadata": {"name": "vigil-agent-leader", "labels": {
+            "app.kubernetes.io/name": "vigil-agent",
+            "app.kubernetes.io/component": "alert-state",
+            "app.kubernetes.io/managed-by": "vigil"}},
+        "data": {"state.json": state.to_string()},
+    }))
+    .expect("state");
+    cms.create(&PostParams::default(), &cm)
+        .await
+        .expect("create state");
+    let run = vigil_env(
+        Some(sandbox),
+        &["agent", "status", "-n", &ns, "-o", "json"],
+        &[],
+    )
+    .await;
+    run.ok();
+    let status: Value = serde_json::from_str(&run.stdout).expect("status JSON");
+    for node in &nodes {
+        let row = status["nodes"]
+            .as_array()
+            .and_then(|rows| rows.iter().find(|r| r["node"] == node.as_str()))
+            .unwrap_or_else(|| panic!("{node} in {status}"));
+        assert_eq!(row["ready"], true, "{row}");
+        assert_eq!(row["phase"], "Running", "{row}");
+    }
+    assert_eq!(status["leader"]["holder"], leader_pod.as_str());
+    assert_eq!(status["leader"]["expired"], false);
+    assert_eq!(status["lastDelivery"]["channel"], "C0NOC");
+    assert_eq!(status["lastDelivery"]["pending"], 2);
+    let run = vigil_env(Some(sandbox), &["agent", "status", "-n", &ns], &[]).await;
+    run.ok();
+    for want in [
+        format!("Leader:     {leader_pod}"),
+        "to C0NOC".to_owned(),
+        "2 waiting in the outbox".to_owned(),
+    ] {
+        assert!(
+            run.stdout.contains(&want),
+            "lacks {want:?}:\n{}",
+            run.stdout
+        );
+    }
+    for node in &nodes {
+        let line = run
+            .stdout
+            .lines()
+            .find(|l| l.starts_with(node.as_str()))
+            .unwrap_or_else(|| panic!("{node} in\n{}", run.stdout));
+        assert!(
+            line.contains("Ready") && line.contains("true") && line.contains("Running"),
+            "{line}"
+        );
+    }
+
+    // upgrade: the image and the configuration change, nothing else
+    let ds: Api<DaemonSet> = Api::namespaced(client.clone(), &ns);
+    let template = |d: DaemonSet| {
+        let mut t = serde_json::to_value(d.spec.expect("spec").template).expect("json");
+        let image = t["spec"]["containers"][0]["image"].take();
+        let checksum = t["metadata"]["annotations"]["vigil.dev/config-checksum"].take();
+        (t, image, checksum)
+    };
+    let (old_template, old_image, old_checksum) =
+        template(ds.get("vigil-agent").await.expect("ds"));
+    let run = vigil_env(
+        Some(sandbox),
+        &[
+            "agent",
+            "upgrade",
+            "-n",
+            &ns,
+            "--image",
+            IMAGE_V2,
+            "--config",
+            config2.to_str().expect("utf-8"),
+        ],
+        &[],
+    )
+    .await;
+    run.ok();
+    assert!(
+        run.stdout
+            .contains("configmap/vigil-agent-config configured"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("daemonset/vigil-agent configured"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("0 created, 2 configured, 8 unchanged, 0 pruned"),
+        "{}",
+        run.stdout
+    );
+    let after = snapshot(&client, &ns).await;
+    assert_eq!(changed(&before, &after), ["configmap", "daemonset"]);
+    let (new_template, new_image, new_checksum) =
+        template(ds.get("vigil-agent").await.expect("ds"));
+    assert_eq!(old_image, "ghcr.io/vigil-dev/vigil-agent:0.1.0");
+    assert_eq!(new_image, IMAGE_V2);
+    assert_ne!(
+        new_checksum, old_checksum,
+        "the new configuration rolls the pods"
+    );
+    assert_eq!(
+        new_template, old_template,
+        "the pod template differs only in image and checksum"
+    );
+    let agent_yaml = cms
+        .get("vigil-agent-config")
+        .await
+        .expect("cm")
+        .data
+        .expect("data")["agent.yaml"]
+        .clone();
+    assert!(
+        agent_yaml.contains("for: 10s") && agent_yaml.contains("repeat_interval: 2h"),
+        "{agent_yaml}"
+    );
+    assert!(
+        agent_yaml.contains("file: /etc/vigil-slack/webhook"),
+        "credentials kept: {agent_yaml}"
+    );
+    agents_ready(&client, &ns, &nodes, IMAGE_V2).await;
+
+    // uninstall: everything of this install goes (the agent's own Lease and state too)...
+    let decoy: ClusterRole = serde_json::from_value(json!({
+        "metadata": {"name": format!("vigil-agent-{ns}-decoy"), "labels": {
+            "app.kubernetes.io/managed-by": "vigil", "vigil.dev/agent": format!("{ns}-other")}},
+        "rules": [],
+    }))
+    .expect("decoy");
+    let crs: Api<ClusterRole> = Api::all(client.clone());
+    crs.create(&PostParams::default(), &decoy)
+        .await
+        .expect("create decoy");
+    let run = vigil_env(Some(sandbox), &["agent", "uninstall", "-n", &ns], &[]).await;
+    run.ok();
+    assert!(
+        run.stdout
+            .contains(&format!("vigil agent uninstalled from namespace {ns}")),
+        "{}",
+        run.stdout
+    );
+    let cluster = format!("vigil-agent-{ns}");
+    assert!(
+        Api::<Namespace>::all(client.clone())
+            .get_opt(&ns)
+            .await
+            .expect("get")
+            .is_none()
+    );
+    assert!(
+        Api::<PriorityClass>::all(client.clone())
+            .get_opt(&cluster)
+            .await
+            .expect("get")
+            .is_none()
+    );
+    assert!(crs.get_opt(&cluster).await.expect("get").is_none());
+    assert!(
+        Api::<ClusterRoleBinding>::all(client.clone())
+            .get_opt(&cluster)
+            .await
+            .expect("get")
+            .is_none()
+    );
+    let selector = format!("vigil.dev/agent={ns}");
+    let lp = ListParams::default().labels(&selector);
+    assert!(
+        Api::<Pod>::all(client.clone())
+            .list(&lp)
+            .await
+            .expect("pods")
+            .items
+            .is_empty()
+    );
+    assert!(
+        Api::<ClusterRole>::all(client.clone())
+            .list(&lp)
+            .await
+            .expect("crs")
+            .items
+            .is_empty()
+    );
+    // ...and nothing else: another install's object and the nodes stay.
+    assert!(
+        crs.get_opt(&format!("{cluster}-decoy"))
+            .await
+            .expect("get")
+            .is_some()
+    );
+    let _ = crs
+        .delete(&format!("{cluster}-decoy"), &DeleteParams::default())
+        .await;
+    let nodes_api: Api<k8s_openapi::api::core::v1::Node> = Api::all(client.clone());
+    for node in &nodes {
+        assert!(nodes_api.get_opt(node).await.expect("get").is_some());
+    }
+    // Uninstalling again finds nothing to do.
+    let run = vigil_env(Some(sandbox), &["agent", "uninstall", "-n", &ns], &[]).await;
+    run.ok();
+    assert!(run.stdout.contains("was not installed"), "{}", run.stdout);
+
+    workers.shutdown().await.expect("shutdown");
+    control.shutdown().await.expect("shutdown");
+    let _ = std::fs::remove_dir_all(dir);
+}

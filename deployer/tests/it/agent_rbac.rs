@@ -1,0 +1,319 @@
+//! Least privilege, proven by the real API server with SubjectAccessReviews: the agent reads
+//! what it watches cluster-wide and writes only its Lease and state in its own namespace; a
+//! tenant's ServiceAccounts can do nothing at all, least of all in another tenant.
+
+use k8s_openapi::api::authorization::v1::{
+    ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec,
+};
+use k8s_openapi::api::core::v1::ServiceAccount;
+use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, RoleBinding};
+use kube::Client;
+use kube::api::{Api, ListParams, PostParams};
+
+use crate::support::{scratch, tenant_name, vigil_env};
+
+/// Whether `sa` (namespace/name) may `verb` `group/resource` (in `ns`, named `name`).
+async fn can(
+    client: &Client,
+    sa: (&str, &str),
+    verb: &str,
+    group: &str,
+    resource: &str,
+    ns: Option<&str>,
+    name: Option<&str>,
+) -> bool {
+    let (resource, subresource) = match resource.split_once('/') {
+        Some((r, sub)) => (r, Some(sub.to_owned())),
+        None => (resource, None),
+    };
+    let review = SubjectAccessReview {
+        spec: SubjectAccessReviewSpec {
+            user: Some(format!("system:serviceaccount:{}:{}", sa.0, sa.1)),
+            groups: Some(vec![
+                "system:serviceaccounts".into(),
+                format!("system:serviceaccounts:{}", sa.0),
+                "system:authenticated".into(),
+            ]),
+            resource_attributes: Some(ResourceAttributes {
+                verb: Some(verb.into()),
+                group: Some(group.into()),
+                resource: Some(resource.into()),
+                subresource,
+                namespace: ns.map(str::to_owned),
+                name: name.map(str::to_owned),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let api: Api<SubjectAccessReview> = Api::all(client.clone());
+    let answer = api
+        .create(&PostParams::default(), &review)
+        .await
+        .expect("SubjectAccessReview");
+    answer.status.expect("status").allowed
+}
+
+/// (verb, group, resource, namespace, name).
+type Case<'a> = (&'a str, &'a str, &'a str, Option<&'a str>, Option<&'a str>);
+
+/// Asserts each (verb, group, resource, namespace, name) is allowed or denied as expected.
+async fn expect(client: &Client, sa: (&str, &str), allowed: bool, cases: &[Case<'_>]) {
+    let mut wrong = Vec::new();
+    for (verb, group, resource, ns, name) in cases {
+        if can(client, sa, verb, group, resource, *ns, *name).await != allowed {
+            wrong.push(format!("{verb} {group}/{resource} ns={ns:?} name={name:?}"));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{}:{} should {}be allowed: {wrong:#?}",
+        sa.0,
+        sa.1,
+        if allowed { "" } else { "not " }
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_and_tenant_service_accounts_have_least_privilege() {
+    let sandbox = vigil_tests::require_sandbox!();
+    let client = sandbox.client().await;
+    let ns = tenant_name("va-rbac");
+    let t1 = tenant_name("rbt1");
+    let t2 = tenant_name("rbt2");
+    let dir = scratch(&ns);
+    let env = [(
+        "IT_RBAC_WEBHOOK",
+        "https://hooks.slack.com/services/T/B/rbac",
+    )];
+    vigil_env(
+        Some(sandbox),
+        &[
+            "agent",
+            "install",
+            "-n",
+            &ns,
+            "--slack-webhook-env",
+            "IT_RBAC_WEBHOOK",
+        ],
+        &env,
+    )
+    .await
+    .ok();
+    for t in [&t1, &t2] {
+        vigil_env(
+            Some(sandbox),
+            &["tenant", "create", t, "--network-policy", "none"],
+            &[],
+        )
+        .await
+        .ok();
+    }
+
+    let agent = (ns.as_str(), "vigil-agent");
+    let all: Option<&str> = None;
+    let mine = Some(ns.as_str());
+    let other = Some(t1.as_str());
+    // Reads cluster-wide what it watches; its Lease and state in its own namespace.
+    expect(
+        &client,
+        agent,
+        true,
+        &[
+            ("list", "", "pods", all, None),
+            ("watch", "", "pods", all, None),
+            ("get", "", "pods", other, Some("x")),
+            ("list", "", "nodes", all, None),
+            ("watch", "", "nodes", all, None),
+            ("list", "", "persistentvolumeclaims", all, None),
+            ("list", "", "events", all, None),
+            ("list", "apps", "deployments", all, None),
+            ("watch", "apps", "statefulsets", all, None),
+            ("list", "apps", "daemonsets", all, None),
+            ("list", "apps", "replicasets", all, None),
+            ("create", "coordination.k8s.io", "leases", mine, None),
+            (
+                "get",
+                "coordination.k8s.io",
+                "leases",
+                mine,
+                Some("vigil-agent-leader"),
+            ),
+            (
+                "update",
+                "coordination.k8s.io",
+                "leases",
+                mine,
+                Some("vigil-agent-leader"),
+            ),
+            ("get", "", "configmaps", mine, Some("vigil-agent-leader")),
+            ("patch", "", "configmaps", mine, Some("vigil-agent-node-n1")),
+            ("create", "", "configmaps", mine, None),
+        ],
+    )
+    .await;
+    // No Secret anywhere (not even its own Slack credentials: they are mounted), no writes
+    // outside its namespace, no other Lease, nothing it does not need.
+    expect(
+        &client,
+        agent,
+        false,
+        &[
+            ("get", "", "secrets", mine, Some("vigil-agent-slack")),
+            ("list", "", "secrets", mine, None),
+            ("list", "", "secrets", all, None),
+            (
+                "get",
+                "",
+                "secrets",
+                other,
+                Some(&format!("{t1}-influxdb-auth")),
+            ),
+            ("watch", "", "secrets", all, None),
+            ("create", "", "pods", other, None),
+            ("delete", "", "pods", other, Some("x")),
+            ("patch", "", "pods", mine, Some("x")),
+            ("create", "", "pods", mine, None),
+            ("update", "", "nodes", all, Some("n1")),
+            ("patch", "", "nodes", all, Some("n1")),
+            ("delete", "apps", "deployments", other, Some("x")),
+            ("patch", "apps", "daemonsets", mine, Some("vigil-agent")),
+            ("create", "", "configmaps", other, None),
+            ("patch", "", "configmaps", other, Some("vigil-agent-leader")),
+            ("list", "", "configmaps", mine, None),
+            ("delete", "", "configmaps", mine, Some("vigil-agent-leader")),
+            (
+                "create",
+                "coordination.k8s.io",
+                "leases",
+                Some("kube-system"),
+                None,
+            ),
+            (
+                "update",
+                "coordination.k8s.io",
+                "leases",
+                mine,
+                Some("someone-else"),
+            ),
+            (
+                "update",
+                "coordination.k8s.io",
+                "leases",
+                Some("kube-node-lease"),
+                Some("n1"),
+            ),
+            ("get", "", "namespaces", all, Some(&ns)),
+            (
+                "create",
+                "",
+                "serviceaccounts/token",
+                mine,
+                Some("vigil-agent"),
+            ),
+            ("create", "", "pods/exec", other, Some("x")),
+            (
+                "escalate",
+                "rbac.authorization.k8s.io",
+                "clusterroles",
+                all,
+                None,
+            ),
+            (
+                "create",
+                "rbac.authorization.k8s.io",
+                "rolebindings",
+                mine,
+                None,
+            ),
+        ],
+    )
+    .await;
+
+    // Tenant ServiceAccounts: nothing at all, in their own namespace or anywhere else.
+    for (tenant, neighbour) in [(&t1, &t2), (&t2, &t1)] {
+        let sas: Api<ServiceAccount> = Api::namespaced(client.clone(), tenant);
+        let list = sas.list(&ListParams::default()).await.expect("list SAs");
+        let ours: Vec<ServiceAccount> = list
+            .items
+            .into_iter()
+            .filter(|s| s.metadata.name.as_deref() != Some("default"))
+            .collect();
+        assert_eq!(ours.len(), 3, "one ServiceAccount per component");
+        for sa in &ours {
+            let name = sa.metadata.name.clone().expect("name");
+            assert_eq!(
+                sa.automount_service_account_token,
+                Some(false),
+                "{name}: no token in its pods"
+            );
+            let who = (tenant.as_str(), name.as_str());
+            let own = Some(tenant.as_str());
+            let theirs = Some(neighbour.as_str());
+            let mut cases = Vec::new();
+            for ns in [own, theirs, None] {
+                for (verb, group, resource) in [
+                    ("get", "", "pods"),
+                    ("list", "", "pods"),
+                    ("get", "", "secrets"),
+                    ("list", "", "secrets"),
+                    ("get", "", "configmaps"),
+                    ("list", "", "configmaps"),
+                    ("list", "", "services"),
+                    ("list", "", "endpoints"),
+                    ("create", "", "events"),
+                    ("list", "", "persistentvolumeclaims"),
+                    ("list", "apps", "deployments"),
+                    ("get", "coordination.k8s.io", "leases"),
+                    ("create", "", "pods"),
+                ] {
+                    cases.push((verb, group, resource, ns, None));
+                }
+            }
+            cases.push(("list", "", "nodes", None, None));
+            cases.push(("list", "", "namespaces", None, None));
+            expect(&client, who, false, &cases).await;
+        }
+    }
+    // And no binding anywhere names a tenant's ServiceAccount.
+    let crbs: Api<ClusterRoleBinding> = Api::all(client.clone());
+    let rbs: Api<RoleBinding> = Api::all(client.clone());
+    let subjects: Vec<(String, String)> = crbs
+        .list(&ListParams::default())
+        .await
+        .expect("clusterrolebindings")
+        .items
+        .into_iter()
+        .flat_map(|b| b.subjects.unwrap_or_default())
+        .chain(
+            rbs.list(&ListParams::default())
+                .await
+                .expect("rolebindings")
+                .items
+                .into_iter()
+                .flat_map(|b| b.subjects.unwrap_or_default()),
+        )
+        .map(|s| (s.namespace.unwrap_or_default(), s.name))
+        .collect();
+    for t in [&t1, &t2] {
+        assert!(
+            !subjects.iter().any(|(sns, _)| sns == t.as_str()),
+            "a binding names a ServiceAccount of tenant {t}: {subjects:?}"
+        );
+    }
+
+    vigil_env(Some(sandbox), &["agent", "uninstall", "-n", &ns], &[])
+        .await
+        .ok();
+    for t in [&t1, &t2] {
+        vigil_env(
+            Some(sandbox),
+            &["tenant", "delete", t, "--purge", "--yes"],
+            &[],
+        )
+        .await
+        .ok();
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
