@@ -261,6 +261,9 @@ fn render(out: &mut impl Write, a: RenderArgs) -> Result<(), Error> {
         })?;
     let (mut settings, _) = spec::validate(&request(&a.settings))?;
     settings.icmp = settings.icmp.resolve(minor);
+    if settings.slack.any() {
+        spec::check_slack(&settings)?;
+    }
     let objects = build::manifests(&settings, None)?;
     writeln!(
         out,

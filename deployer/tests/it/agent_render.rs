@@ -175,6 +175,37 @@ async fn invalid_input_is_refused_with_what_where_and_how() {
             assert!(!run.stderr.contains(WEBHOOK), "{}", run.stderr);
         }
     }
+    // Slack settings that do not fit together.
+    let tenants = dir.join("tenants.yaml");
+    std::fs::write(
+        &tenants,
+        "slack:\n  tenants:\n    acme: {channel: C0ACME}\n",
+    )
+    .expect("write");
+    let slack_cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["--slack-token-env", "T"],
+            "--slack-channel: a bot token needs the channel to post to",
+        ),
+        (
+            vec!["--slack-webhook-env", "W", "--slack-channel", "#noc"],
+            "--slack-channel: an incoming webhook posts to its own channel",
+        ),
+        (
+            vec![
+                "--slack-webhook-env",
+                "W",
+                "--config",
+                tenants.to_str().expect("utf-8"),
+            ],
+            "slack.tenants: tenant routes name channels, which only a bot token can post to",
+        ),
+    ];
+    for (extra, want) in &slack_cases {
+        let mut args = vec!["agent", "render"];
+        args.extend_from_slice(extra);
+        refused(&vigil(None, &args).await, want);
+    }
     // Every problem at once.
     let run = vigil(
         None,

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::ConfigMap;
 use serde_json::{Value, json};
 
-use super::daemonset::SLACK_DIR;
+use super::daemonset::{HEALTH_PORT, SLACK_DIR};
 use super::{CONFIG_MAP, NAME, meta};
 use crate::agent::spec::Settings;
 
@@ -23,6 +23,8 @@ pub fn config(s: &Settings) -> Value {
     // The Lease `vigil-agent-leader` and the state ConfigMaps `vigil-agent-*` (the Role
     // grants exactly these); the namespace comes from POD_NAMESPACE.
     doc["cluster"]["object_prefix"] = json!(NAME);
+    // /healthz and /readyz for the probes.
+    doc["cluster"]["listen"] = json!(format!("0.0.0.0:{HEALTH_PORT}"));
     let file = |key: &str| json!({"file": format!("{SLACK_DIR}/{key}")});
     let default = if s.slack.token {
         json!({"bot_token": file("token"), "channel": s.slack.channel})
