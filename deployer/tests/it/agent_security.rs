@@ -225,11 +225,20 @@ async fn rendered_pod_satisfies_the_restricted_profile() {
 #[tokio::test]
 async fn net_raw_is_the_only_deviation_when_chosen() {
     let (pod, ns) = daemonset_pod(&["--icmp", "net-raw"]).await;
-    // NET_RAW is outside even the baseline profile: the one documented exception.
+    // NET_RAW is outside even the baseline profile, and a non-root process only gets it
+    // from the binary's file capability, which needs privilege escalation: the documented
+    // exception, and nothing more.
     assert_eq!(
         violations(&pod),
-        ["container agent: capability NET_RAW (not even baseline)"]
+        [
+            "container agent: allowPrivilegeEscalation is not false",
+            "container agent: capability NET_RAW (not even baseline)"
+        ]
     );
+    let sc = &pod["spec"]["containers"][0]["securityContext"];
+    assert_eq!(sc["capabilities"]["drop"], json!(["ALL"]));
+    assert_eq!(sc["capabilities"]["add"], json!(["NET_RAW"]));
+    assert_eq!(sc["runAsNonRoot"], true);
     assert!(pod["spec"]["securityContext"]["sysctls"].is_null());
     let labels = &ns["metadata"]["labels"];
     assert_eq!(labels["pod-security.kubernetes.io/enforce"], "privileged");

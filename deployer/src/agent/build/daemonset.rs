@@ -107,7 +107,9 @@ fn container(s: &Settings) -> Container {
         readiness_probe: Some(http_probe("/readyz", "health", 10, 3)),
         liveness_probe: Some(http_probe("/healthz", "health", 10, 3)),
         security_context: Some(SecurityContext {
-            allow_privilege_escalation: Some(false),
+            // A non-root process only gains NET_RAW through the binary's file capability
+            // (`cap_net_raw=ep`, set in the image), which no_new_privs would suppress.
+            allow_privilege_escalation: Some(needs_net_raw(s)),
             read_only_root_filesystem: Some(true),
             run_as_non_root: Some(true),
             privileged: Some(false),
