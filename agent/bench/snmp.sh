@@ -46,7 +46,7 @@ for N in "${SIZES[@]}"; do
   VALUES=$((N * IFACES * ${#COLUMNS[@]}))
   # vigil-agent: one cycle (`once`), the same path `run` takes every interval
   {
-    echo "agent: {concurrency: 256}"
+    echo "agent: {concurrency: 64}"
     echo "defaults: {snmp: {port: $PORT, timeout: 5s, retries: 1, max_repetitions: 25, community: {env: BENCH_COMMUNITY}}, profiles: [if-mib]}"
     echo "devices:"
     for i in $(seq "$N"); do echo "  - {name: d$i, address: 127.0.0.1, snmp: {}}"; done
@@ -97,7 +97,7 @@ CONF
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$HTTP/ping" && break; sleep 0.1; done
   curl -sf -XPOST "http://127.0.0.1:$HTTP/query" --data-urlencode "q=CREATE DATABASE bench" >/dev/null
   {
-    echo "agent: {concurrency: 256, self_metrics_interval: 60s}"
+    echo "agent: {concurrency: 64, self_metrics_interval: 60s}"
     echo "spool: {dir: $WORK/spool}"
     echo "output: {influxdb: {url: 'http://127.0.0.1:$HTTP', v1: {database: bench}}}"
     echo "defaults: {interval: 60s, snmp: {port: $PORT, community: {env: BENCH_COMMUNITY}}, profiles: [if-mib]}"

@@ -20,3 +20,4 @@ mod isolation;
 mod netsnmp;
 mod outage;
 mod snmp;
+mod writes;
