@@ -5,6 +5,7 @@ mod agent_rbac;
 mod agent_render;
 mod agent_security;
 mod cilium;
+mod create;
 mod failover;
 mod guard;
 mod invalid;
