@@ -137,6 +137,9 @@ pub struct Settings {
     pub icmp: IcmpMode,
     /// `N` nodes or `N%` of them upgraded at a time.
     pub max_unavailable: String,
+    /// Only nodes with these labels (default: every Linux node).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub node_selector: BTreeMap<String, String>,
     pub priority: i32,
     #[serde(default)]
     pub slack: SlackSettings,
@@ -172,6 +175,7 @@ pub struct Request {
     pub config: Option<PathBuf>,
     pub icmp: IcmpMode,
     pub max_unavailable: Option<String>,
+    pub node_selector: Vec<(String, String)>,
     pub priority: Option<i32>,
     pub slack_channel: Option<String>,
     pub slack_webhook_file: Option<PathBuf>,
@@ -202,6 +206,9 @@ pub fn validate(r: &Request) -> Result<(Settings, CredentialRefs), validate::Err
         "--max-unavailable",
         r.max_unavailable.as_deref().unwrap_or("1"),
     ));
+    for (k, v) in &r.node_selector {
+        c.check(label("--node-selector", k, v));
+    }
     let priority = r.priority.unwrap_or(DEFAULT_PRIORITY);
     if !(1..=1_000_000_000).contains(&priority) {
         c.0.push(Problem::new(
@@ -249,6 +256,7 @@ pub fn validate(r: &Request) -> Result<(Settings, CredentialRefs), validate::Err
         image: image.unwrap_or_default(),
         icmp: r.icmp,
         max_unavailable: max_unavailable.unwrap_or_default(),
+        node_selector: r.node_selector.iter().cloned().collect(),
         priority,
         slack: SlackSettings {
             channel: r.slack_channel.clone(),
@@ -353,6 +361,33 @@ pub fn namespace(path: &str, raw: &str) -> Result<String, Problem> {
         ));
     }
     Ok(raw.to_owned())
+}
+
+/// A label `key=value`: key `[prefix/]name`, both parts and the value in Kubernetes' syntax.
+fn label(path: &str, key: &str, value: &str) -> Result<(), Problem> {
+    let name_ok = |n: &str| {
+        !n.is_empty()
+            && n.len() <= 63
+            && n.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+            && n.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+            && n.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric())
+    };
+    let key_ok = match key.split_once('/') {
+        Some((prefix, name)) => {
+            crate::tenant::validate::dns_subdomain(prefix).is_ok() && name_ok(name)
+        }
+        None => name_ok(key),
+    };
+    if key_ok && (value.is_empty() || name_ok(value)) {
+        Ok(())
+    } else {
+        Err(Problem::new(
+            path,
+            format!("{key}={value} is not a node label"),
+            "write KEY=VALUE as in `kubectl get nodes --show-labels`, e.g. node-role.example.com/monitored=true",
+        ))
+    }
 }
 
 fn max_unavailable(path: &str, raw: &str) -> Result<String, Problem> {

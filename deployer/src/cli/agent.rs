@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 use k8s_openapi::jiff::Timestamp;
 use kube::Client;
 
-use super::args::{OutputArgs, WaitFlag, duration};
+use super::args::{OutputArgs, WaitFlag, duration, key_value};
 use super::progress::Progress;
 use super::{Error, output};
 use crate::agent::apply::{self, Report, Upgrade};
@@ -77,6 +77,9 @@ pub struct SettingsArgs {
     /// Nodes upgraded at a time: a number or a percentage.
     #[arg(long, value_name = "N|N%")]
     pub max_unavailable: Option<String>,
+    /// Only nodes with this label (repeat for more; default: every Linux node).
+    #[arg(long = "node-selector", value_name = "KEY=VALUE", value_parser = key_value)]
+    pub node_selector: Vec<(String, String)>,
     /// Value of the agent's PriorityClass.
     #[arg(long, value_name = "VALUE")]
     pub priority: Option<i32>,
@@ -141,6 +144,7 @@ fn request(a: &SettingsArgs) -> Request {
         config: a.config.clone(),
         icmp: a.icmp,
         max_unavailable: a.max_unavailable.clone(),
+        node_selector: a.node_selector.clone(),
         priority: a.priority,
         slack_channel: a.slack.slack_channel.clone(),
         slack_webhook_file: a.slack.slack_webhook_file.clone(),

@@ -143,15 +143,62 @@ async fn agents_ready(client: &Client, ns: &str, nodes: &[String], image: &str) 
     .await;
 }
 
+/// Samples the agents on `nodes` until told to stop: the most nodes seen at once without a
+/// ready agent, and when each node first had a ready agent of the new image.
+async fn sample_rollout(
+    client: Client,
+    ns: String,
+    nodes: Vec<String>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> (usize, BTreeMap<String, std::time::Instant>) {
+    let pods: Api<Pod> = Api::namespaced(client, &ns);
+    let lp = ListParams::default().labels(&format!("vigil.dev/agent={ns}"));
+    let mut most_missing = 0;
+    let mut upgraded = BTreeMap::new();
+    while !*stop.borrow() {
+        if let Ok(list) = pods.list(&lp).await {
+            let ready_on = |n: &str, image: Option<&str>| {
+                list.items.iter().any(|p| {
+                    let spec = p.spec.as_ref();
+                    spec.and_then(|s| s.node_name.as_deref()) == Some(n)
+                        && p.metadata.deletion_timestamp.is_none()
+                        && pod_ready(p)
+                        && image.is_none_or(|i| {
+                            spec.and_then(|s| s.containers[0].image.as_deref()) == Some(i)
+                        })
+                })
+            };
+            let missing = nodes.iter().filter(|n| !ready_on(n, None)).count();
+            most_missing = most_missing.max(missing);
+            for n in &nodes {
+                if ready_on(n, Some(IMAGE_V2)) {
+                    upgraded
+                        .entry(n.clone())
+                        .or_insert_with(std::time::Instant::now);
+                }
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+            _ = stop.changed() => {}
+        }
+    }
+    (most_missing, upgraded)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn install_upgrade_uninstall_on_every_node() {
     let sandbox = vigil_tests::require_sandbox!();
     let client = sandbox.client().await;
+    let ns = tenant_name("va-life");
+    // The DaemonSet tolerates every taint, so without a selector it would also land on other
+    // tests' fake nodes (and stall on their dead ones): this install keeps to its own nodes.
+    let selector = ("vigil-it/agent-test", ns.as_str());
     let workers = FakeKubelet::start_with(
         client.clone(),
         "vaw",
         2,
-        &[],
+        &[selector],
         &[("dedicated", "edge", "NoExecute")],
     )
     .await
@@ -163,6 +210,7 @@ async fn install_upgrade_uninstall_on_every_node() {
         &[
             ("node-role.kubernetes.io/control-plane", ""),
             ("node-role.kubernetes.io/master", ""),
+            selector,
         ],
         &[("node-role.kubernetes.io/master", "", "NoSchedule")],
     )
@@ -174,7 +222,6 @@ async fn install_upgrade_uninstall_on_every_node() {
         .chain(control.node_names())
         .cloned()
         .collect();
-    let ns = tenant_name("va-life");
     let dir = scratch(&ns);
     let config = dir.join("alerting.yaml");
     std::fs::write(&config, "rules:\n  PodCrashLooping: {for: 30s}\n").expect("write");
@@ -185,8 +232,7 @@ async fn install_upgrade_uninstall_on_every_node() {
     )
     .expect("write");
     let env = [("IT_LIFE_WEBHOOK", WEBHOOK)];
-    // A shared cluster always has dead fake nodes of other tests, and a dead node stalls a
-    // one-node-at-a-time rollout (as it would in production): upgrade everything at once.
+    let node_selector = format!("vigil-it/agent-test={ns}");
     let install_args = [
         "agent",
         "install",
@@ -196,13 +242,28 @@ async fn install_upgrade_uninstall_on_every_node() {
         "IT_LIFE_WEBHOOK",
         "--config",
         config.to_str().expect("utf-8"),
-        "--max-unavailable",
-        "100%",
+        "--node-selector",
+        &node_selector,
     ];
-
-    // install
-    let run = vigil_env(Some(sandbox), &install_args, &env).await;
+    // install, waiting until every node runs an agent
+    let mut with_wait = install_args.to_vec();
+    with_wait.push("--wait=2m");
+    let run = vigil_env(Some(sandbox), &with_wait, &env).await;
     run.ok();
+    assert!(
+        run.stdout.contains("vigil agent is running on every node"),
+        "{}",
+        run.stdout
+    );
+    let ds_api: Api<DaemonSet> = Api::namespaced(client.clone(), &ns);
+    let st = ds_api
+        .get("vigil-agent")
+        .await
+        .expect("ds")
+        .status
+        .expect("status");
+    assert_eq!(st.desired_number_scheduled, 3, "exactly our three nodes");
+    assert_eq!(st.number_available, Some(3));
     assert!(
         run.stdout.contains(&format!(
             "vigil agent in namespace {ns}: 10 created, 0 configured, 0 unchanged, 0 pruned"
@@ -359,6 +420,13 @@ async fn install_upgrade_uninstall_on_every_node() {
     };
     let (old_template, old_image, old_checksum) =
         template(ds.get("vigil-agent").await.expect("ds"));
+    let (stop, watching) = tokio::sync::watch::channel(false);
+    let sampler = tokio::spawn(sample_rollout(
+        client.clone(),
+        ns.clone(),
+        nodes.clone(),
+        watching,
+    ));
     let run = vigil_env(
         Some(sandbox),
         &[
@@ -370,11 +438,41 @@ async fn install_upgrade_uninstall_on_every_node() {
             IMAGE_V2,
             "--config",
             config2.to_str().expect("utf-8"),
+            "--wait=3m",
         ],
         &[],
     )
     .await;
     run.ok();
+    assert!(
+        run.stdout.contains("vigil agent is running on every node"),
+        "{}",
+        run.stdout
+    );
+    let _ = stop.send(true);
+    let (most_missing, upgraded_at) = sampler.await.expect("sampler");
+    // Node by node: never two of our nodes without a ready agent, and each node's new agent
+    // was ready (for minReadySeconds) before the next node's old one was stopped.
+    assert!(
+        most_missing <= 1,
+        "{most_missing} nodes without a ready agent at once"
+    );
+    let mut times: Vec<std::time::Instant> = nodes
+        .iter()
+        .map(|n| {
+            *upgraded_at
+                .get(n)
+                .unwrap_or_else(|| panic!("{n} upgraded: {upgraded_at:?}"))
+        })
+        .collect();
+    times.sort();
+    for pair in times.windows(2) {
+        assert!(
+            pair[1] - pair[0] >= Duration::from_secs(5),
+            "one node at a time: {:?}",
+            times.windows(2).map(|p| p[1] - p[0]).collect::<Vec<_>>()
+        );
+    }
     assert!(
         run.stdout
             .contains("configmap/vigil-agent-config configured"),
@@ -501,6 +599,19 @@ async fn install_upgrade_uninstall_on_every_node() {
     let run = vigil_env(Some(sandbox), &["agent", "uninstall", "-n", &ns], &[]).await;
     run.ok();
     assert!(run.stdout.contains("was not installed"), "{}", run.stdout);
+    let run = vigil_env(
+        Some(sandbox),
+        &["agent", "upgrade", "-n", &ns, "--image", IMAGE_V2],
+        &[],
+    )
+    .await;
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains(&format!("vigil agent is not installed in namespace {ns}")),
+        "{}",
+        run.stderr
+    );
 
     workers.shutdown().await.expect("shutdown");
     control.shutdown().await.expect("shutdown");

@@ -87,6 +87,8 @@ async fn agent_and_tenant_service_accounts_have_least_privilege() {
         "IT_RBAC_WEBHOOK",
         "https://hooks.slack.com/services/T/B/rbac",
     )];
+    // RBAC only: the agent need not run anywhere (and stays off other tests' nodes).
+    let nowhere = format!("vigil-it/no-node={ns}");
     vigil_env(
         Some(sandbox),
         &[
@@ -96,6 +98,8 @@ async fn agent_and_tenant_service_accounts_have_least_privilege() {
             &ns,
             "--slack-webhook-env",
             "IT_RBAC_WEBHOOK",
+            "--node-selector",
+            &nowhere,
         ],
         &env,
     )

@@ -22,6 +22,8 @@ fn full_args() -> Vec<String> {
         "net-raw",
         "--max-unavailable",
         "10%",
+        "--node-selector",
+        "node-role.example.com/monitored=true",
         "--priority",
         "500000",
     ]

@@ -188,10 +188,11 @@ fn pod(s: &Settings) -> PodSpec {
             operator: Some("Exists".into()),
             ..Default::default()
         }]),
-        node_selector: Some(BTreeMap::from([(
-            "kubernetes.io/os".to_owned(),
-            "linux".to_owned(),
-        )])),
+        node_selector: Some({
+            let mut selector = s.node_selector.clone();
+            selector.insert("kubernetes.io/os".to_owned(), "linux".to_owned());
+            selector
+        }),
         termination_grace_period_seconds: Some(30),
         containers: vec![container(s)],
         volumes: Some(volumes(s)),
