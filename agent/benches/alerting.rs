@@ -242,6 +242,25 @@ async fn scale(sb: &vigil_tests::Sandbox, client: &kube::Client, dir: &Path) {
         "created {n_pods} pods in {:.0} s",
         t.elapsed().as_secs_f64()
     );
+    // steady state means the fake kubelet has reported every pod
+    eventually("every pod running", Duration::from_secs(900), || async {
+        let l = pods
+            .list(&Default::default())
+            .await
+            .map_err(|e| e.to_string())?;
+        let running = l
+            .items
+            .iter()
+            .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
+            .count();
+        if running == n_pods {
+            Ok(())
+        } else {
+            Err(format!("{running} running"))
+        }
+    })
+    .await;
+    eprintln!("all running after {:.0} s", t.elapsed().as_secs_f64());
     let rec = SlackRecorder::start().await.unwrap();
     let mut results = Vec::new();
     for (mode, node) in [

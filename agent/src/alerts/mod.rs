@@ -3,6 +3,7 @@
 //! resolved, folding, flapping, maintenance, digest); [`store::Store`] keeps the state, the
 //! outbox and the delivery ledger durable (a local file or a ConfigMap).
 pub mod config;
+pub mod device_scope;
 pub mod devices;
 pub mod engine;
 pub mod maintenance;

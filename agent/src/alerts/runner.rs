@@ -82,6 +82,7 @@ impl Scope {
         tracing::info!(scope = %self.name, "alert evaluation running");
         let mut unsaved = false;
         loop {
+            let started = std::time::Instant::now();
             let signals = source.signals();
             let remote: BTreeMap<String, String> = shared.remote().parents;
             let (changes, dirty) = shared.with(|d| {
@@ -108,7 +109,9 @@ impl Scope {
                         .await;
                 }
             }
-            tokio::time::sleep(MIN_GAP).await;
+            // a burst of events waits at least a few evaluations' time: a large cluster's
+            // churn costs bounded CPU, a quiet one answers within MIN_GAP
+            tokio::time::sleep(MIN_GAP.max(started.elapsed() * 4)).await;
             tokio::select! {
                 _ = trigger.notified() => {}
                 _ = tokio::time::sleep(self.evaluation_interval) => {}

@@ -5,6 +5,7 @@ mod alerts_cli;
 mod alerts_common;
 mod alerts_content;
 mod alerts_delivery;
+mod alerts_devices;
 mod alerts_leader;
 mod alerts_maintenance;
 mod alerts_nodes;

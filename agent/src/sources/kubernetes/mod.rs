@@ -5,6 +5,7 @@
 pub mod leader;
 pub mod nodes;
 pub mod pods;
+mod slim;
 pub mod workloads;
 
 use std::collections::{BTreeMap, HashSet};
@@ -75,13 +76,16 @@ fn reflect<K>(
     tasks: &mut JoinSet<()>,
 ) -> Store<K>
 where
-    K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + slim::Slim + 'static,
     K::DynamicType: Default + Eq + Hash + Clone + Send + Sync,
 {
     let (reader, writer) = reflector::store();
     let kind = K::kind(&K::DynamicType::default()).to_string();
     tasks.spawn(async move {
-        let stream = watcher(api, cfg).default_backoff().reflect(writer);
+        let stream = watcher(api, cfg)
+            .default_backoff()
+            .modify(K::slim)
+            .reflect(writer);
         futures::pin_mut!(stream);
         while let Some(event) = stream.next().await {
             match event {

@@ -1,0 +1,91 @@
+//! Device rules on the collector's real measurements: the sandbox's namespace hosts are
+//! polled by the collector's own ICMP path and every round is handed to device alerting.
+//! The host that never answers is DeviceDown after three rounds; the +50 ms host is
+//! LatencyHigh; the 30 %-loss host is PacketLoss; the healthy host raises nothing.
+use std::path::Path;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use vigil_agent::alerts::config::ClusterConfig;
+use vigil_agent::alerts::device_scope::DeviceAlerting;
+use vigil_agent::telemetry::Metrics;
+use vigil_tests::{SlackRecorder, require_sandbox, wait_for};
+
+use crate::common::{TempDir, collect, config, secret};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn namespace_hosts_raise_the_device_rules_they_should() {
+    let sb = require_sandbox!();
+    let rec = SlackRecorder::start().await.unwrap();
+    let dir = TempDir::new("alerts-devices");
+    let mut yaml =
+        String::from("defaults:\n  icmp: {count: 10, interval: 20ms, timeout: 500ms}\ndevices:\n");
+    for (dev, host) in [
+        ("fw", "down"),
+        ("core", "up"),
+        ("wan", "slow"),
+        ("branch", "lossy"),
+    ] {
+        yaml.push_str(&format!(
+            "  - {{name: {dev}, address: {}, icmp: true}}\n",
+            sb.icmp_host(host)
+        ));
+    }
+    let collector = config(&dir, &yaml);
+    let hook = secret(&dir, "hook", &rec.webhook_url("acme"));
+    let alerts = ClusterConfig::parse(
+        &format!(
+            "cluster: {{name: collector, state_file: {}, evaluation_interval: 200ms}}
+rules: {{LatencyHigh: {{threshold: 40}}, PacketLoss: {{threshold: 20}}}}
+slack: {{default: {{webhook: {hook}}}, min_interval: 100ms}}",
+            dir.path().join("alerts.json").display()
+        ),
+        Path::new("alerts.yaml"),
+    )
+    .unwrap();
+    let metrics = Metrics::new("collector-it");
+    let (_stop, stop_rx) = watch::channel(false);
+    let alerting = DeviceAlerting::start(
+        &alerts,
+        "collector-it",
+        Some("acme".into()),
+        &metrics,
+        stop_rx,
+    )
+    .await
+    .unwrap();
+    for _ in 0..3 {
+        let (points, _) = collect(&collector).await;
+        alerting.observe(&points);
+    }
+    for (rule, object) in [
+        ("DeviceDown", "Device/fw"),
+        ("LatencyHigh", "Device/wan"),
+        ("PacketLoss", "Device/branch"),
+    ] {
+        wait_for(
+            &rec,
+            &format!("{rule} for {object}"),
+            Duration::from_secs(30),
+            |reqs| {
+                reqs.iter()
+                    .any(|r| r.text().contains(rule) && r.text().contains(&format!("{object}`")))
+                    .then_some(())
+            },
+        )
+        .await;
+    }
+    let reqs = rec.delivered();
+    assert!(
+        !reqs.iter().any(|r| r.text().contains("Device/core`")),
+        "the healthy host raised an alert"
+    );
+    assert_eq!(
+        reqs.iter()
+            .filter(|r| r.text().contains("DeviceDown"))
+            .count(),
+        1,
+        "DeviceDown once"
+    );
+    assert!(reqs.iter().all(|r| r.method == "webhook/acme"));
+}
