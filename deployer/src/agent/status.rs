@@ -307,3 +307,55 @@ pub async fn wait_rollout(
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(doc: serde_json::Value) -> ConfigMap {
+        ConfigMap {
+            data: Some(BTreeMap::from([("state.json".to_owned(), doc.to_string())])),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn last_delivery_is_the_newest_over_every_state_object() {
+        let node = state(serde_json::json!({
+            "ledger": {"a@1": {"channel": "C1", "at_ms": 1_700_000_000_000_u64}},
+            "outbox": [{}],
+        }));
+        let leader = state(serde_json::json!({
+            "ledger": {"b@2": {"channel": "C2", "at_ms": 1_700_000_060_000_u64, "ts": "1.2"}},
+            "outbox": [{}, {}],
+        }));
+        let broken = ConfigMap {
+            data: Some(BTreeMap::from([("state.json".to_owned(), "{".to_owned())])),
+            ..Default::default()
+        };
+        let d = last_delivery(&[node, broken, leader]).expect("a delivery");
+        assert_eq!(d.channel, "C2");
+        assert_eq!(d.incident, "b@2");
+        assert_eq!(d.at, "2023-11-14T22:14:20Z");
+        assert_eq!(d.pending, 3);
+        assert!(last_delivery(&[state(serde_json::json!({}))]).is_none());
+    }
+
+    #[test]
+    fn a_lease_nobody_renews_is_expired() {
+        let lease = |renewed: &str| -> Lease {
+            serde_json::from_value(serde_json::json!({
+                "metadata": {"name": "vigil-agent-leader"},
+                "spec": {"holderIdentity": "vigil-agent-x", "leaseDurationSeconds": 15,
+                         "renewTime": renewed}
+            }))
+            .expect("lease")
+        };
+        let now: Timestamp = "2026-11-21T12:00:00Z".parse().expect("time");
+        let fresh = leader(&lease("2026-11-21T11:59:50.000000Z"), now).expect("leader");
+        assert!(!fresh.expired);
+        assert_eq!(fresh.holder, "vigil-agent-x");
+        let stale = leader(&lease("2026-11-21T11:59:40.000000Z"), now).expect("leader");
+        assert!(stale.expired);
+    }
+}
