@@ -56,6 +56,27 @@ pub enum Error {
 pub struct Report {
     pub namespace: String,
     pub changes: Vec<Change>,
+    /// Other installs of the agent in this cluster (each would post every alert again).
+    pub other_installs: Vec<String>,
+}
+
+/// Namespaces of other agent installs in the cluster.
+async fn other_installs(client: &Client, namespace: &str) -> Result<Vec<String>, Error> {
+    let api: Api<DaemonSet> = Api::all(client.clone());
+    let lp = ListParams::default().labels(&format!(
+        "{MANAGED_BY_LABEL}={MANAGER},app.kubernetes.io/component={}",
+        build::COMPONENT
+    ));
+    let list = api
+        .list_metadata(&lp)
+        .await
+        .map_err(|e| cluster::api_error("list", "daemonsets", None, None, e))?;
+    Ok(list
+        .items
+        .into_iter()
+        .filter_map(|d| d.metadata.namespace)
+        .filter(|ns| ns != namespace)
+        .collect())
 }
 
 /// What `upgrade` may change; everything else stays as installed.
@@ -351,7 +372,12 @@ async fn converge(
             outcome: Outcome::Pruned,
         });
     }
-    Ok(Report { namespace, changes })
+    let other_installs = other_installs(client, &namespace).await?;
+    Ok(Report {
+        namespace,
+        changes,
+        other_installs,
+    })
 }
 
 pub(super) async fn delete(

@@ -310,6 +310,12 @@ fn print_report(out: &mut impl Write, r: &Report) -> Result<(), Error> {
         count(Outcome::Unchanged),
         count(Outcome::Pruned)
     )?;
+    for ns in &r.other_installs {
+        eprintln!(
+            "warning: vigil agent is also installed in namespace {ns}: both post every alert; \
+             remove one with `vigil agent uninstall --namespace {ns}`"
+        );
+    }
     Ok(())
 }
 

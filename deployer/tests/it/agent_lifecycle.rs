@@ -521,6 +521,36 @@ async fn install_upgrade_uninstall_on_every_node() {
     );
     agents_ready(&client, &ns, &nodes, IMAGE_V2).await;
 
+    // A second install is allowed (say, staging), with a warning: both would post every alert.
+    let ns2 = tenant_name("va-life2");
+    let nowhere = format!("vigil-it/no-node={ns2}");
+    let run = vigil_env(
+        Some(sandbox),
+        &[
+            "agent",
+            "install",
+            "-n",
+            &ns2,
+            "--slack-webhook-env",
+            "IT_LIFE_WEBHOOK",
+            "--node-selector",
+            &nowhere,
+        ],
+        &env,
+    )
+    .await;
+    run.ok();
+    assert!(
+        run.stderr.contains(&format!(
+            "warning: vigil agent is also installed in namespace {ns}"
+        )),
+        "{}",
+        run.stderr
+    );
+    vigil_env(Some(sandbox), &["agent", "uninstall", "-n", &ns2], &[])
+        .await
+        .ok();
+
     // uninstall: everything of this install goes (the agent's own Lease and state too)...
     let decoy: ClusterRole = serde_json::from_value(json!({
         "metadata": {"name": format!("vigil-agent-{ns}-decoy"), "labels": {
