@@ -28,6 +28,15 @@ pub enum Error {
         scope: String,
         user: String,
     },
+    /// The API server refused the request; `message` is its explanation.
+    #[error("cannot {verb} {what}: {message}")]
+    Rejected {
+        verb: String,
+        what: String,
+        code: u16,
+        message: String,
+    },
+    /// The request did not get an answer (connection, TLS, decoding).
     #[error("cannot {verb} {what}")]
     Api {
         verb: String,
@@ -39,7 +48,30 @@ pub enum Error {
 
 impl Error {
     pub fn is_not_found(&self) -> bool {
-        matches!(self, Self::Api { source: kube::Error::Api(s), .. } if s.code == 404)
+        matches!(self, Self::Rejected { code: 404, .. })
+    }
+
+    /// The same error for another verb (e.g. "dry-run apply" instead of "patch").
+    pub fn with_verb(self, verb: &str) -> Self {
+        match self {
+            Self::Rejected {
+                what,
+                code,
+                message,
+                ..
+            } => Self::Rejected {
+                verb: verb.into(),
+                what,
+                code,
+                message,
+            },
+            Self::Api { what, source, .. } => Self::Api {
+                verb: verb.into(),
+                what,
+                source,
+            },
+            other => other,
+        }
     }
 }
 
@@ -107,10 +139,18 @@ pub fn api_error(
         (Some(ns), None) => format!("{resource} in namespace {ns}"),
         (None, None) => resource.to_owned(),
     };
-    Error::Api {
-        verb: verb.to_owned(),
-        what,
-        source,
+    match source {
+        kube::Error::Api(status) => Error::Rejected {
+            verb: verb.to_owned(),
+            what,
+            code: status.code,
+            message: status.message.trim_end().to_owned(),
+        },
+        source => Error::Api {
+            verb: verb.to_owned(),
+            what,
+            source,
+        },
     }
 }
 

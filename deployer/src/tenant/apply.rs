@@ -178,6 +178,11 @@ pub async fn apply(client: &Client, t: &Tenant, opts: &Options) -> Result<Report
     };
     let values = SecretValues::complete(existing, credentials);
     let objects = desired(t, &caps, opts, &values)?;
+    if ns.is_some() {
+        // An update is checked whole by the server first (immutable fields, schemas, quota,
+        // permissions), so a change it would reject leaves the running tenant untouched.
+        futures::future::try_join_all(objects.iter().map(|o| apply_dry_run(client, o))).await?;
+    }
 
     let mut changes = Vec::new();
     let ns_rv = ns
@@ -306,14 +311,8 @@ async fn apply_with(client: &Client, o: &Object, dry_run: bool) -> Result<Dynami
     let verb = if dry_run { "dry-run apply" } else { "apply" };
     api.patch(o.name(), &pp, &Patch::Apply(&o.object))
         .await
-        .map_err(|e| cluster::api_error("patch", &o.resource.plural, ns, Some(o.name()), e))
-        .map_err(|e| match e {
-            cluster::Error::Api { what, source, .. } => cluster::Error::Api {
-                verb: verb.into(),
-                what,
-                source,
-            },
-            other => other,
+        .map_err(|e| {
+            cluster::api_error("patch", &o.resource.plural, ns, Some(o.name()), e).with_verb(verb)
         })
         .map_err(Error::from)
 }

@@ -88,17 +88,13 @@ async fn require(client: &Client, tenant: &str) -> Result<Namespace, Error> {
     apply::managed_namespace(client, tenant)
         .await?
         .ok_or_else(|| {
-            Error::Cluster(cluster::Error::Api {
+            Error::Cluster(cluster::Error::Rejected {
                 verb: "find".into(),
                 what: format!("tenant {tenant}"),
-                source: kube::Error::Api(Box::new(kube::core::Status {
-                    code: 404,
-                    message: format!(
-                        "namespace {tenant} not found; `vigil tenant list` shows the tenants"
-                    ),
-                    reason: "NotFound".into(),
-                    ..Default::default()
-                })),
+                code: 404,
+                message: format!(
+                    "namespace {tenant} not found; `vigil tenant list` shows the tenants"
+                ),
             })
         })
 }

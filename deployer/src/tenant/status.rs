@@ -209,15 +209,11 @@ pub fn display_name(ns: &Namespace) -> String {
 }
 
 fn not_found(tenant: &str) -> cluster::Error {
-    cluster::Error::Api {
+    cluster::Error::Rejected {
         verb: "find".into(),
         what: format!("tenant {tenant}"),
-        source: kube::Error::Api(Box::new(kube::core::Status {
-            code: 404,
-            message: format!("namespace {tenant} not found; `vigil tenant list` shows the tenants"),
-            reason: "NotFound".into(),
-            ..Default::default()
-        })),
+        code: 404,
+        message: format!("namespace {tenant} not found; `vigil tenant list` shows the tenants"),
     }
 }
 

@@ -61,11 +61,11 @@ async fn unmanaged_namespaces_are_refused_by_apply_and_delete() {
     let live = namespaces.get(&name).await.expect("namespace still there");
     assert!(live.metadata.deletion_timestamp.is_none());
     assert!(
-        live.metadata
+        !live
+            .metadata
             .labels
             .unwrap_or_default()
-            .get("vigil.dev/tenant")
-            .is_none(),
+            .contains_key("vigil.dev/tenant"),
         "not labelled by vigil"
     );
     assert!(cms.get_opt("precious").await.expect("get").is_some());

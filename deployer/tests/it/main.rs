@@ -11,5 +11,6 @@ mod guard;
 mod invalid;
 mod lifecycle;
 mod permissions;
+mod preflight;
 mod render;
 mod support;
