@@ -14,3 +14,4 @@ mod permissions;
 mod preflight;
 mod render;
 mod support;
+mod terminal;
