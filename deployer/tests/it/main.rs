@@ -4,6 +4,7 @@ mod agent_lifecycle;
 mod agent_rbac;
 mod agent_render;
 mod agent_security;
+mod agent_support;
 mod cilium;
 mod create;
 mod failover;

@@ -1,24 +1,23 @@
 //! `vigil agent install|upgrade|uninstall|render|status`.
 
+mod print;
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use k8s_openapi::jiff::Timestamp;
 use kube::Client;
 
 use super::args::{OutputArgs, WaitFlag, duration, key_value};
 use super::progress::Progress;
 use super::{Error, output};
-use crate::agent::apply::{self, Report, Upgrade};
+use crate::agent::apply::{self, Upgrade};
 use crate::agent::build;
 use crate::agent::spec::{self, DEFAULT_NAMESPACE, IcmpMode, Request};
-use crate::agent::status::{self, Status};
+use crate::agent::status;
 use crate::agent::uninstall;
 use crate::cluster::{self, Target};
-use crate::tenant::apply::Outcome;
-use crate::tenant::status::age;
 
 #[derive(Debug, Subcommand)]
 pub enum AgentCommand {
@@ -163,7 +162,7 @@ pub async fn run(out: &mut impl Write, target: &Target, cmd: AgentCommand) -> Re
             refs.read()?;
             let client = cluster::client(target).await?;
             let report = apply::install(&client, settings, &refs).await?;
-            print_report(out, &report)?;
+            print::report(out, &report)?;
             wait(out, &client, &report.namespace, a.wait.wait).await
         }
         AgentCommand::Upgrade(a) => {
@@ -203,7 +202,7 @@ pub async fn run(out: &mut impl Write, target: &Target, cmd: AgentCommand) -> Re
             };
             let client = cluster::client(target).await?;
             let report = apply::upgrade(&client, &ns, &u).await?;
-            print_report(out, &report)?;
+            print::report(out, &report)?;
             wait(out, &client, &ns, a.wait.wait).await
         }
         AgentCommand::Uninstall(a) => {
@@ -238,7 +237,7 @@ pub async fn run(out: &mut impl Write, target: &Target, cmd: AgentCommand) -> Re
             let client = cluster::client(target).await?;
             let s = status::status(&client, &a.namespace.namespace).await?;
             if !output::structured(out, a.output.output, &s)? {
-                print_status(out, &s)?;
+                print::status(out, &s)?;
             }
             Ok(())
         }
@@ -290,35 +289,6 @@ fn render(out: &mut impl Write, a: RenderArgs) -> Result<(), Error> {
     Ok(())
 }
 
-fn print_report(out: &mut impl Write, r: &Report) -> Result<(), Error> {
-    for c in &r.changes {
-        let word = match c.outcome {
-            Outcome::Created => "created",
-            Outcome::Configured => "configured",
-            Outcome::Unchanged => "unchanged",
-            Outcome::Pruned => "pruned",
-        };
-        writeln!(out, "{} {word}", c.object)?;
-    }
-    let count = |o: Outcome| r.changes.iter().filter(|c| c.outcome == o).count();
-    writeln!(
-        out,
-        "vigil agent in namespace {}: {} created, {} configured, {} unchanged, {} pruned",
-        r.namespace,
-        count(Outcome::Created),
-        count(Outcome::Configured),
-        count(Outcome::Unchanged),
-        count(Outcome::Pruned)
-    )?;
-    for ns in &r.other_installs {
-        eprintln!(
-            "warning: vigil agent is also installed in namespace {ns}: both post every alert; \
-             remove one with `vigil agent uninstall --namespace {ns}`"
-        );
-    }
-    Ok(())
-}
-
 async fn wait(
     out: &mut impl Write,
     client: &Client,
@@ -340,82 +310,4 @@ async fn wait(
     result?;
     writeln!(out, "vigil agent is running on every node")?;
     Ok(())
-}
-
-fn print_status(out: &mut impl Write, s: &Status) -> Result<(), Error> {
-    let now = Timestamp::now();
-    writeln!(out, "Namespace:  {}", s.namespace)?;
-    writeln!(out, "Image:      {}", s.image)?;
-    writeln!(
-        out,
-        "Nodes:      {} desired, {} ready, {} up to date, {} available{}",
-        s.desired,
-        s.ready,
-        s.updated,
-        s.available,
-        if s.healthy { "" } else { " (not healthy)" }
-    )?;
-    let leader = match &s.leader {
-        None => "none (no agent has taken the lease yet)".to_owned(),
-        Some(l) => format!(
-            "{}{}{}",
-            l.holder,
-            l.renewed
-                .as_deref()
-                .map(|r| format!(", renewed {} ago", age(r, now)))
-                .unwrap_or_default(),
-            if l.expired {
-                " (EXPIRED: no agent renews it)"
-            } else {
-                ""
-            }
-        ),
-    };
-    writeln!(out, "Leader:     {leader}")?;
-    let delivery = match &s.last_delivery {
-        None => "none yet".to_owned(),
-        Some(d) => format!(
-            "{} ago to {} ({}){}",
-            age(&d.at, now),
-            d.channel,
-            d.incident,
-            if d.pending > 0 {
-                format!("; {} waiting in the outbox", d.pending)
-            } else {
-                String::new()
-            }
-        ),
-    };
-    writeln!(out, "Last Slack: {delivery}")?;
-    writeln!(out)?;
-    let rows: Vec<Vec<String>> = s
-        .nodes
-        .iter()
-        .map(|n| {
-            vec![
-                n.node.clone(),
-                if n.node_ready { "Ready" } else { "NotReady" }.into(),
-                n.pod.clone().unwrap_or_else(|| "<none>".into()),
-                if n.ready { "true" } else { "false" }.into(),
-                n.phase.clone(),
-                n.restarts.to_string(),
-                n.started
-                    .as_deref()
-                    .map_or_else(|| "-".into(), |t| age(t, now)),
-            ]
-        })
-        .collect();
-    output::table(
-        out,
-        &[
-            "NODE",
-            "NODE STATUS",
-            "AGENT",
-            "READY",
-            "PHASE",
-            "RESTARTS",
-            "AGE",
-        ],
-        &rows,
-    )
 }
