@@ -30,7 +30,7 @@ pub enum IcmpMode {
     Auto,
     /// Unprivileged ICMP sockets through the pod's `net.ipv4.ping_group_range` sysctl.
     Sysctl,
-    /// Raw sockets: the NET_RAW capability is added (and nothing else).
+    /// Raw sockets: NET_RAW added, through the binary's file capability (see docs/install.md).
     NetRaw,
     /// No ICMP at all.
     Off,

@@ -67,7 +67,7 @@ pub struct SettingsArgs {
     /// vigil-agent image, repository:tag or repository@sha256:digest.
     #[arg(long, value_name = "IMAGE")]
     pub image: Option<String>,
-    /// The alerting policy: rules, routes, maintenance windows, digest (YAML).
+    /// vigil-agent's alerting settings (rules, maintenance, digest, tenant routes; YAML).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// ICMP for the agent: unprivileged through a sysctl, the NET_RAW capability, or off.
@@ -101,7 +101,7 @@ pub struct UpgradeArgs {
     /// The new vigil-agent image.
     #[arg(long, value_name = "IMAGE")]
     pub image: Option<String>,
-    /// The new alerting policy (replaces the installed one).
+    /// New alerting settings (replace the installed ones).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     #[command(flatten)]
