@@ -321,3 +321,50 @@ async fn agent_and_tenant_service_accounts_have_least_privilege() {
     }
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_namespace_vigil_did_not_create_is_refused() {
+    let sandbox = vigil_tests::require_sandbox!();
+    let client = sandbox.client().await;
+    let ns = tenant_name("va-foreign");
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    let foreign: k8s_openapi::api::core::v1::Namespace =
+        serde_json::from_value(serde_json::json!({"metadata": {"name": ns}})).expect("ns");
+    namespaces
+        .create(&PostParams::default(), &foreign)
+        .await
+        .expect("create namespace");
+    let env = [(
+        "IT_FOREIGN_WEBHOOK",
+        "https://hooks.slack.com/services/T/B/foreign",
+    )];
+    let want = format!("namespace {ns} exists and is not managed by vigil's agent install");
+    for args in [
+        vec![
+            "agent",
+            "install",
+            "-n",
+            &ns,
+            "--slack-webhook-env",
+            "IT_FOREIGN_WEBHOOK",
+        ],
+        vec!["agent", "uninstall", "-n", &ns],
+    ] {
+        let run = vigil_env(Some(sandbox), &args, &env).await;
+        assert_eq!(run.code, 1, "{}", run.stderr);
+        assert!(run.stderr.contains(&want), "{}", run.stderr);
+    }
+    // Nothing was applied, and the namespace is still there.
+    let crs: Api<k8s_openapi::api::rbac::v1::ClusterRole> = Api::all(client.clone());
+    assert!(
+        crs.get_opt(&format!("vigil-agent-{ns}"))
+            .await
+            .expect("get")
+            .is_none()
+    );
+    let live = namespaces.get(&ns).await.expect("namespace kept");
+    assert!(live.metadata.deletion_timestamp.is_none());
+    let _ = namespaces
+        .delete(&ns, &kube::api::DeleteParams::default())
+        .await;
+}
