@@ -12,7 +12,13 @@ fn main() {
     let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
 
     let mut code = String::new();
-    embed(&mut code, "DASHBOARDS", &root.join("dashboards"), ".json");
+    let bytes = embed(&mut code, "DASHBOARDS", &root.join("dashboards"), ".json");
+    // They go into one ConfigMap, and a ConfigMap holds at most 1 MiB.
+    assert!(
+        bytes <= 900 * 1024,
+        "dashboards/*.json total {bytes} bytes; one tenant ConfigMap holds at most 1 MiB: split them \
+         into more ConfigMaps in deployer/src/tenant/build/grafana.rs"
+    );
     embed(
         &mut code,
         "CILIUM_POLICIES",
@@ -28,8 +34,9 @@ fn main() {
     fs::write(out.join("embedded.rs"), code).expect("write embedded.rs");
 }
 
-/// Writes `pub static NAME: &[(&str, &str)] = &[(stem, include_str!(path)), ...];`, sorted by name.
-fn embed(code: &mut String, name: &str, dir: &Path, suffix: &str) {
+/// Writes `pub static NAME: &[(&str, &str)] = &[(stem, include_str!(path)), ...];`, sorted by
+/// name; returns the total size of the files.
+fn embed(code: &mut String, name: &str, dir: &Path, suffix: &str) -> u64 {
     println!("cargo:rerun-if-changed={}", dir.display());
     let mut files: Vec<(String, PathBuf)> = match fs::read_dir(dir) {
         Ok(entries) => entries
@@ -45,7 +52,9 @@ fn embed(code: &mut String, name: &str, dir: &Path, suffix: &str) {
     };
     files.sort();
     writeln!(code, "pub static {name}: &[(&str, &str)] = &[").expect("write to string");
+    let mut total = 0;
     for (stem, path) in files {
+        total += fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         assert!(
             !stem.is_empty()
                 && stem
@@ -64,4 +73,5 @@ fn embed(code: &mut String, name: &str, dir: &Path, suffix: &str) {
         .expect("write to string");
     }
     writeln!(code, "];").expect("write to string");
+    total
 }

@@ -177,6 +177,16 @@ async fn delete_tenant(
         "tenant {0} deleted; its data is kept. Re-create it with `vigil tenant apply -f`, or remove everything with `vigil tenant delete {0} --purge`",
         a.name
     )?;
+    if let Some(timeout) = a.wait.wait {
+        let mut progress = Progress::new();
+        let result = wait::pods_gone(&client, &a.name, timeout, |n| {
+            progress.line(format!("{}: waiting for {n} pod(s) to terminate", a.name))
+        })
+        .await;
+        progress.finish();
+        result?;
+        writeln!(out, "tenant {}: all pods terminated", a.name)?;
+    }
     Ok(())
 }
 

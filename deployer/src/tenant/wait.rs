@@ -15,6 +15,10 @@ pub enum WaitError {
     NotReady(Duration, String),
     #[error("timed out after {0:?} waiting for namespace {1} to be deleted")]
     NotGone(Duration, String),
+    #[error(
+        "timed out after {0:?} waiting for the pods of tenant {1} to terminate; `kubectl get pods -n {1}` shows them"
+    )]
+    PodsRemain(Duration, String),
     #[error(transparent)]
     Apply(#[from] Error),
 }
@@ -59,4 +63,42 @@ pub async fn gone(
         tokio::time::sleep(POLL).await;
     }
     Ok(())
+}
+
+/// Waits until no pod of the tenant is left; `progress` gets the number still there.
+pub async fn pods_gone(
+    client: &Client,
+    tenant: &str,
+    timeout: Duration,
+    mut progress: impl FnMut(usize),
+) -> Result<(), WaitError> {
+    let pods: kube::Api<k8s_openapi::api::core::v1::Pod> =
+        kube::Api::namespaced(client.clone(), tenant);
+    let lp = kube::api::ListParams::default()
+        .labels(&format!("{}={tenant}", super::build::TENANT_LABEL));
+    let start = Instant::now();
+    loop {
+        let left = pods
+            .list_metadata(&lp)
+            .await
+            .map_err(|e| {
+                Error::from(crate::cluster::api_error(
+                    "list",
+                    "pods",
+                    Some(tenant),
+                    None,
+                    e,
+                ))
+            })?
+            .items
+            .len();
+        if left == 0 {
+            return Ok(());
+        }
+        progress(left);
+        if start.elapsed() >= timeout {
+            return Err(WaitError::PodsRemain(timeout, tenant.to_owned()));
+        }
+        tokio::time::sleep(POLL).await;
+    }
 }

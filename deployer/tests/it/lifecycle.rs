@@ -311,9 +311,21 @@ async fn tenant_lifecycle_against_the_real_control_plane() {
     );
 
     // Delete keeps PVCs, Secrets and the namespace, and says how to purge.
-    let deleted = vigil_env(s, &["tenant", "delete", &name], &env).await;
+    let deleted = vigil_env(s, &["tenant", "delete", &name, "--wait=90s"], &env).await;
     deleted.ok();
     assert!(deleted.stdout.contains("--purge"), "{}", deleted.stdout);
+    assert!(
+        deleted.stdout.contains("all pods terminated"),
+        "{}",
+        deleted.stdout
+    );
+    let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(client.clone(), &name);
+    let left = pods.list(&ListParams::default()).await.expect("pods").items;
+    assert!(
+        left.is_empty(),
+        "--wait returned with {} pods left",
+        left.len()
+    );
     let sel = ListParams::default().labels(&format!("vigil.dev/tenant={name}"));
     assert!(
         deployments.list(&sel).await.expect("list").items.is_empty(),
