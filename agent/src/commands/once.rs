@@ -23,7 +23,8 @@ pub async fn once(
     };
     let pinger = if devices.iter().any(|d| d.icmp.is_some()) {
         Some(Arc::new(
-            Pinger::new().map_err(|e| CommandError::Runtime(e.to_string()))?,
+            Pinger::new(config.agent.icmp_rate)
+                .map_err(|e| CommandError::Runtime(e.to_string()))?,
         ))
     } else {
         None

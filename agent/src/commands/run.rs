@@ -62,7 +62,8 @@ pub async fn run(config: Config) -> Result<(), CommandError> {
     }
     let pinger = if config.devices.iter().any(|d| d.icmp.is_some()) {
         Some(Arc::new(
-            Pinger::new().map_err(|e| CommandError::Runtime(e.to_string()))?,
+            Pinger::new(config.agent.icmp_rate)
+                .map_err(|e| CommandError::Runtime(e.to_string()))?,
         ))
     } else {
         None

@@ -47,6 +47,7 @@ pub struct AgentSettings {
     pub listen: Option<String>,
     pub concurrency: usize,
     pub self_metrics_interval: Duration,
+    pub icmp_rate: u32,
 }
 
 #[derive(Debug, Clone)]

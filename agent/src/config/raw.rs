@@ -39,6 +39,8 @@ pub struct RawAgent {
     pub concurrency: Option<usize>,
     /// How often the agent's own metrics are written to the output.
     pub self_metrics_interval: Option<Dur>,
+    /// ICMP echo requests per second, across all targets.
+    pub icmp_rate: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]

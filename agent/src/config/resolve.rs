@@ -75,7 +75,17 @@ pub fn resolve(raw: RawConfig, path: &Path) -> Result<Config, ConfigError> {
             .agent
             .self_metrics_interval
             .map_or(Duration::from_secs(60), |d| d.0),
+        icmp_rate: raw
+            .agent
+            .icmp_rate
+            .unwrap_or(crate::sources::icmp::DEFAULT_RATE),
     };
+    if agent.icmp_rate == 0 {
+        return Err(cx.err(
+            "agent.icmp_rate",
+            "must be at least 1 (echo requests per second)",
+        ));
+    }
     if agent.concurrency == 0 {
         return Err(cx.err("agent.concurrency", "must be at least 1"));
     }

@@ -70,7 +70,7 @@ pub fn secret(dir: &TempDir, name: &str, value: &str) -> String {
 /// One collection cycle through the library (the same path as `vigil-agent once`).
 pub async fn collect(cfg: &Config) -> (Vec<Point>, Vec<(String, String)>) {
     let pinger = if cfg.devices.iter().any(|d| d.icmp.is_some()) {
-        Some(Arc::new(Pinger::new().unwrap()))
+        Some(Arc::new(Pinger::new(cfg.agent.icmp_rate).unwrap()))
     } else {
         None
     };

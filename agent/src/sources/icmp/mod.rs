@@ -33,19 +33,21 @@ pub struct Pinger {
     v4: Client,
     v6: Option<Client>,
     kind: SocketKind,
-    /// Earliest time the next echo may be sent: requests are paced at [`MAX_RATE`] so a
-    /// burst of replies never overflows the socket's receive buffer (lost replies would be
+    /// Earliest time the next echo may be sent: requests are paced at `rate` per second so
+    /// a burst of replies never overflows the socket's receive buffer (lost replies would be
     /// reported as packet loss).
     next_send: std::sync::Mutex<Instant>,
+    gap: Duration,
 }
 
-/// Echo requests per second, across all targets.
-pub const MAX_RATE: u32 = 20_000;
+/// Default echo requests per second, across all targets (`agent.icmp_rate`).
+pub const DEFAULT_RATE: u32 = 5_000;
 
 const PAYLOAD: [u8; 56] = [0x5a; 56];
 
 impl Pinger {
-    pub fn new() -> Result<Pinger, IcmpError> {
+    /// Opens the sockets; at most `rate` echo requests per second are sent.
+    pub fn new(rate: u32) -> Result<Pinger, IcmpError> {
         let kind = socket::choose();
         let v4 = socket::client(false).map_err(|source| IcmpError::Socket {
             family: 4,
@@ -60,6 +62,7 @@ impl Pinger {
             v6,
             kind,
             next_send: std::sync::Mutex::new(Instant::now()),
+            gap: Duration::from_secs(1) / rate.max(1),
         })
     }
 
@@ -69,7 +72,7 @@ impl Pinger {
 
     /// Reserves the next send slot and returns when it is due.
     fn slot(&self) -> Instant {
-        let gap = Duration::from_secs(1) / MAX_RATE;
+        let gap = self.gap;
         let mut next = self.next_send.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
         let at = (*next).max(now);
