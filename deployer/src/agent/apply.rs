@@ -48,6 +48,11 @@ pub enum Error {
          run `vigil agent install --namespace {0}` with the settings you want"
     )]
     Settings(String, #[source] serde_json::Error),
+    #[error(
+        "namespace {0} is being deleted (an uninstall is still finishing); wait until it is gone, \
+         or install into another --namespace"
+    )]
+    Terminating(String),
     #[error("cannot read the API server's version")]
     Version(#[source] kube::Error),
 }
@@ -270,6 +275,12 @@ async fn converge(
     let (minor, ns) =
         futures::try_join!(server_minor(client), owned_namespace(client, &namespace))?;
     settings.icmp = settings.icmp.resolve(minor);
+    if ns
+        .as_ref()
+        .is_some_and(|n| n.metadata.deletion_timestamp.is_some())
+    {
+        return Err(Error::Terminating(namespace));
+    }
     let live = if ns.is_some() {
         live(client, &namespace, true).await?
     } else {

@@ -368,3 +368,66 @@ async fn a_namespace_vigil_did_not_create_is_refused() {
         .delete(&ns, &kube::api::DeleteParams::default())
         .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn install_into_a_namespace_being_deleted_says_so() {
+    let sandbox = vigil_tests::require_sandbox!();
+    let client = sandbox.client().await;
+    let ns = tenant_name("va-term");
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    // An install's namespace whose deletion is held by a finalizer, as a slow uninstall is.
+    let held: k8s_openapi::api::core::v1::Namespace = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": ns, "finalizers": ["vigil-it/hold"], "labels": {
+            "app.kubernetes.io/managed-by": "vigil", "vigil.dev/agent": ns}}
+    }))
+    .expect("ns");
+    namespaces
+        .create(&PostParams::default(), &held)
+        .await
+        .expect("create namespace");
+    namespaces
+        .delete(&ns, &kube::api::DeleteParams::default())
+        .await
+        .expect("delete namespace");
+    let env = [(
+        "IT_TERM_WEBHOOK",
+        "https://hooks.slack.com/services/T/B/term",
+    )];
+    let run = vigil_env(
+        Some(sandbox),
+        &[
+            "agent",
+            "install",
+            "-n",
+            &ns,
+            "--slack-webhook-env",
+            "IT_TERM_WEBHOOK",
+        ],
+        &env,
+    )
+    .await;
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "namespace {ns} is being deleted (an uninstall is still finishing)"
+        )),
+        "{}",
+        run.stderr
+    );
+    let crs: Api<k8s_openapi::api::rbac::v1::ClusterRole> = Api::all(client.clone());
+    assert!(
+        crs.get_opt(&format!("vigil-agent-{ns}"))
+            .await
+            .expect("get")
+            .is_none(),
+        "nothing applied"
+    );
+    namespaces
+        .patch(
+            &ns,
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(serde_json::json!({"metadata": {"finalizers": null}})),
+        )
+        .await
+        .expect("release the namespace");
+}
