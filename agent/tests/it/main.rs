@@ -4,6 +4,7 @@
 mod alerts_cli;
 mod alerts_common;
 mod alerts_content;
+mod alerts_daemonset;
 mod alerts_delivery;
 mod alerts_devices;
 mod alerts_leader;

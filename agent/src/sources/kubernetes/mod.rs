@@ -8,7 +8,7 @@ pub mod pods;
 mod slim;
 pub mod workloads;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Debug;
 use std::hash::Hash;
 use std::sync::Arc;
@@ -76,7 +76,15 @@ fn reflect<K>(
     tasks: &mut JoinSet<()>,
 ) -> Store<K>
 where
-    K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + slim::Slim + 'static,
+    K: Resource
+        + Clone
+        + DeserializeOwned
+        + serde::Serialize
+        + Debug
+        + Send
+        + Sync
+        + slim::Slim
+        + 'static,
     K::DynamicType: Default + Eq + Hash + Clone + Send + Sync,
 {
     let (reader, writer) = reflector::store();
@@ -87,8 +95,28 @@ where
             .modify(K::slim)
             .reflect(writer);
         futures::pin_mut!(stream);
+        // what each object looked like at the last evaluation trigger: updates that change
+        // nothing the rules read (heartbeats, resync) trigger nothing
+        let mut seen: HashMap<String, u64> = HashMap::new();
+        let key = |o: &K| {
+            format!(
+                "{}/{}",
+                o.meta().namespace.as_deref().unwrap_or(""),
+                o.meta().name.as_deref().unwrap_or("")
+            )
+        };
         while let Some(event) = stream.next().await {
             match event {
+                Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => {
+                    let digest = digest(&o);
+                    if seen.insert(key(&o), digest) != Some(digest) {
+                        trigger.notify_one();
+                    }
+                }
+                Ok(watcher::Event::Delete(o)) => {
+                    seen.remove(&key(&o));
+                    trigger.notify_one();
+                }
                 Ok(_) => trigger.notify_one(),
                 Err(e) => {
                     tracing::warn!(kind = %kind, error = %e, "watch failed; retrying with backoff")
@@ -97,6 +125,13 @@ where
         }
     });
     reader
+}
+
+fn digest<K: serde::Serialize>(o: &K) -> u64 {
+    use std::hash::Hasher;
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    h.write(&serde_json::to_vec(o).unwrap_or_default());
+    h.finish()
 }
 
 /// Watched objects plus the rules' memory (restart history, Ready transitions).

@@ -13,6 +13,8 @@ pub trait Slim {
 fn meta(m: &mut ObjectMeta) {
     m.managed_fields = None;
     m.annotations = None;
+    // the watcher tracks versions itself; without it an unchanged object looks unchanged
+    m.resource_version = None;
 }
 
 impl Slim for Pod {
@@ -38,8 +40,14 @@ impl Slim for Node {
     fn slim(&mut self) {
         meta(&mut self.metadata);
         if let Some(s) = self.status.take() {
+            let mut conditions = s.conditions;
+            // heartbeats change nothing a rule reads
+            for c in conditions.iter_mut().flatten() {
+                c.last_heartbeat_time = None;
+                c.last_transition_time = None;
+            }
             self.status = Some(NodeStatus {
-                conditions: s.conditions,
+                conditions,
                 ..Default::default()
             });
         }
