@@ -292,19 +292,12 @@ pub async fn list(client: &Client) -> Result<Vec<Summary>, Error> {
         ListParams::default().labels(&format!("{}={}", build::MANAGED_BY_LABEL, build::MANAGER));
     let namespaces: Api<Namespace> = Api::all(client.clone());
     let deployments: Api<Deployment> = Api::all(client.clone());
-    let (namespaces, deployments) =
-        futures::try_join!(
-            async {
-                namespaces.list(&lp).await.map_err(|e| {
-                    Error::from(cluster::api_error("list", "namespaces", None, None, e))
-                })
-            },
-            async {
-                deployments.list(&lp).await.map_err(|e| {
-                    Error::from(cluster::api_error("list", "deployments", None, None, e))
-                })
-            },
-        )?;
+    // Both at once, but the namespaces' error first, so a denial always names the same verb.
+    let (namespaces, deployments) = futures::join!(namespaces.list(&lp), deployments.list(&lp));
+    let namespaces = namespaces
+        .map_err(|e| Error::from(cluster::api_error("list", "namespaces", None, None, e)))?;
+    let deployments = deployments
+        .map_err(|e| Error::from(cluster::api_error("list", "deployments", None, None, e)))?;
     let mut counts: BTreeMap<String, (i32, i32, usize)> = BTreeMap::new();
     for d in &deployments.items {
         let Some(tenant) = d.metadata.labels.as_ref().and_then(|l| l.get(TENANT_LABEL)) else {
