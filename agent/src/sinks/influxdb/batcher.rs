@@ -144,3 +144,71 @@ pub fn update_spool_gauges(spool: &Spool, metrics: &Metrics) {
     metrics.spool_bytes.store(bytes, Relaxed);
     metrics.spool_points.store(points, Relaxed);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::point::FieldValue;
+
+    #[tokio::test]
+    async fn a_full_spool_drops_the_oldest_and_reports_it() {
+        let dir = std::env::temp_dir().join(format!("vigil-batcher-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let spool = Arc::new(Spool::open(&dir, 1 << 20, false).unwrap());
+        let metrics = Arc::new(Metrics::new("t"));
+        let mut events = metrics.subscribe();
+        // uncompressed batches of 1,000 lines (~60 KB): the 1 MiB spool holds ~17 of them
+        let (batcher, handle) = Batcher::new(
+            spool.clone(),
+            metrics.clone(),
+            1000,
+            Duration::from_secs(3600),
+            false,
+        );
+        let task = tokio::spawn(batcher.run());
+        for b in 0..40 {
+            let points = (0..1000)
+                .map(|i| {
+                    let mut p = Point::new("interface", b * 1000 + i);
+                    p.tag("device", format!("device-{i:04}"));
+                    p.field("ifHCInOctets", FieldValue::Int(i));
+                    p
+                })
+                .collect();
+            handle.send(points).await;
+        }
+        drop(handle);
+        task.await.unwrap();
+        let dropped = metrics.points_dropped.load(Relaxed);
+        let (_, bytes, points) = spool.stats();
+        assert!(bytes <= 1 << 20);
+        assert_eq!(
+            dropped + points,
+            40_000,
+            "every point is either spooled or counted as dropped"
+        );
+        assert!(dropped >= 20_000, "{dropped}");
+        assert_eq!(metrics.spool_points.load(Relaxed), points);
+        match events.try_recv().unwrap() {
+            Event::SpoolOverflow { dropped_points, .. } => assert!(dropped_points >= 1000),
+        }
+        // what is left is the newest data
+        let oldest = spool.oldest().unwrap();
+        let text = String::from_utf8(spool.read(&oldest).unwrap()).unwrap();
+        let ts: i64 = text
+            .lines()
+            .next()
+            .unwrap()
+            .rsplit(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(
+            ts >= 20_000,
+            "oldest remaining point is from batch {}",
+            ts / 1000
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -77,7 +77,7 @@ pub fn get(name: &str) -> Option<Profile> {
                     col("ifOutDiscards", false),
                     col("ifHighSpeed", false),
                 ],
-                Derive::None,
+                Derive::IfMib,
             )],
         ),
         "host-resources" => p(

@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use super::client::{SnmpError, SnmpSession};
 use super::derive;
 use super::oid::{Oid, index_string};
-use super::profile::Derive;
+use super::profile::{Column, Conversion, Derive, Table};
 use super::value::SnmpValue;
-use super::walk::{WalkStats, walk_columns};
+use super::walk::{ColumnRows, WalkStats, walk_columns};
 use crate::config::{Device, SnmpSettings};
 use crate::point::Point;
 
@@ -147,10 +147,13 @@ async fn collect_with(
             let mut stats = WalkStats { requests: 0 };
             let walked = walk_columns(session, &oids, &mut state.max_reps, &mut stats).await;
             poll.requests += stats.requests;
-            let columns = walked?;
+            let mut columns = walked?;
+            if table.derive == Derive::IfMib {
+                fallback_octets(session, table, &mut columns, state, poll).await?;
+            }
             let mut rows: BTreeMap<Vec<u32>, Point> = BTreeMap::new();
             let mut row_tags: BTreeMap<Vec<u32>, BTreeMap<String, String>> = BTreeMap::new();
-            for (col, values) in table.columns.iter().zip(columns) {
+            for (col, values) in columns_of(table).iter().zip(columns) {
                 poll.values += values.len();
                 for (index, v) in values {
                     if col.tag {
@@ -178,6 +181,10 @@ async fn collect_with(
                 if let Some(it) = &table.index_tag {
                     p.tag(it, index_string(&index));
                 }
+                if table.derive == Derive::IfMib && p.fields.contains_key("ifHCInOctets") {
+                    p.fields.remove("ifInOctets");
+                    p.fields.remove("ifOutOctets");
+                }
                 if table.derive == Derive::EntitySensor {
                     derive::entity_sensor(&mut p);
                 }
@@ -198,5 +205,55 @@ async fn collect_with(
         }
         poll.points.extend(rows_out);
     }
+    Ok(())
+}
+
+const IF_IN_OCTETS: &str = "1.3.6.1.2.1.2.2.1.10";
+const IF_OUT_OCTETS: &str = "1.3.6.1.2.1.2.2.1.16";
+
+/// The table's columns, plus the 32-bit octet columns [`fallback_octets`] may have added.
+fn columns_of(table: &Table) -> Vec<Column> {
+    let mut c = table.columns.clone();
+    if table.derive == Derive::IfMib {
+        for (name, oid) in [("ifInOctets", IF_IN_OCTETS), ("ifOutOctets", IF_OUT_OCTETS)] {
+            c.push(Column {
+                name: name.into(),
+                oid: Oid::parse(oid).unwrap_or_default(),
+                tag: false,
+                conversion: Conversion::Auto,
+            });
+        }
+    }
+    c
+}
+
+/// Interfaces without 64-bit octet counters (devices without ifXTable, or single ports):
+/// walk the 32-bit ifInOctets and ifOutOctets as well; they are kept only for the rows
+/// that have no ifHCInOctets (reported under their own names; they wrap at 2^32). Devices
+/// with complete ifXTable counters cost nothing extra.
+async fn fallback_octets(
+    session: &mut SnmpSession,
+    table: &Table,
+    columns: &mut Vec<ColumnRows>,
+    state: &mut SnmpState,
+    poll: &mut SnmpPoll,
+) -> Result<(), SnmpError> {
+    let hc = table.columns.iter().position(|c| c.name == "ifHCInOctets");
+    let status = table.columns.iter().position(|c| c.name == "ifOperStatus");
+    let mut extra = vec![Vec::new(), Vec::new()];
+    // some interfaces (or the whole device) lack the 64-bit counters
+    if let (Some(hc), Some(st)) = (hc, status)
+        && columns[hc].len() < columns[st].len()
+    {
+        let oids = [
+            Oid::parse(IF_IN_OCTETS).unwrap_or_default(),
+            Oid::parse(IF_OUT_OCTETS).unwrap_or_default(),
+        ];
+        let mut stats = WalkStats { requests: 0 };
+        let walked = walk_columns(session, &oids, &mut state.max_reps, &mut stats).await;
+        poll.requests += stats.requests;
+        extra = walked?;
+    }
+    columns.extend(extra);
     Ok(())
 }

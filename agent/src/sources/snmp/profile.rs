@@ -69,6 +69,8 @@ pub enum Derive {
     HostResources,
     /// `sensor_type` tag and scaled `value` for ENTITY-SENSOR-MIB rows.
     EntitySensor,
+    /// Devices without ifXTable: 32-bit ifInOctets/ifOutOctets instead of the HC counters.
+    IfMib,
 }
 
 #[derive(Debug, Clone, PartialEq)]
