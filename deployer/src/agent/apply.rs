@@ -241,6 +241,32 @@ pub async fn upgrade(client: &Client, namespace: &str, u: &Upgrade) -> Result<Re
     converge(client, settings, credentials).await
 }
 
+/// The credentials in the stored Slack Secret.
+fn stored_credentials(secret: &Secret) -> Credentials {
+    let mut out = Credentials::default();
+    let value = |b: &k8s_openapi::ByteString| {
+        String::from_utf8(b.0.clone())
+            .ok()
+            .map(crate::tenant::validate::Redacted::new)
+    };
+    for (key, bytes) in secret.data.iter().flatten() {
+        match key.as_str() {
+            "webhook" => out.webhook = value(bytes),
+            "token" => out.token = value(bytes),
+            other => {
+                if let Some(tenant) = other
+                    .strip_prefix("tenant.")
+                    .and_then(|k| k.strip_suffix(".webhook"))
+                    && let Some(v) = value(bytes)
+                {
+                    out.tenant_webhooks.insert(tenant.to_owned(), v);
+                }
+            }
+        }
+    }
+    out
+}
+
 /// What identifies a version of an object as vigil sees it: its resourceVersion, except for
 /// the DaemonSet, whose status the controller updates all the time (there: generation,
 /// labels and vigil's annotations).
@@ -286,8 +312,9 @@ async fn converge(
     } else {
         live(client, &namespace, false).await?
     };
-    // Credentials given earlier and not now are kept (the Secret stays as it is).
-    let kept_secret = if credentials.is_empty() && ns.is_some() {
+    // Stored credentials are kept; new ones replace those of the same kind (the default
+    // transport as a whole, a tenant's webhook).
+    let stored = if ns.is_some() {
         let api: Api<Secret> = Api::namespaced(client.clone(), &namespace);
         api.get_opt(SLACK_SECRET).await.map_err(|e| {
             cluster::api_error("get", "secrets", Some(&namespace), Some(SLACK_SECRET), e)
@@ -295,15 +322,20 @@ async fn converge(
     } else {
         None
     };
-    if let Some(data) = kept_secret.as_ref().and_then(|s| s.data.as_ref()) {
-        settings.slack.webhook |= data.contains_key("webhook");
-        settings.slack.token |= data.contains_key("token");
+    let mut merged = stored.as_ref().map(stored_credentials).unwrap_or_default();
+    if credentials.webhook.is_some() || credentials.token.is_some() {
+        merged.webhook = credentials.webhook.clone();
+        merged.token = credentials.token.clone();
     }
-    if !credentials.is_empty() {
-        // New credentials replace the old ones entirely (webhook ↔ bot token).
-        settings.slack.webhook = credentials.webhook.is_some();
-        settings.slack.token = credentials.token.is_some();
-    }
+    merged
+        .tenant_webhooks
+        .extend(credentials.tenant_webhooks.clone());
+    settings.slack.webhook = merged.webhook.is_some();
+    settings.slack.token = merged.token.is_some();
+    settings.slack.tenant_webhooks = merged.tenant_webhooks.keys().cloned().collect();
+    let kept_secret = if credentials.is_empty() { stored } else { None };
+    let credentials = merged;
+    let rewrite_secret = kept_secret.is_none() && !credentials.is_empty();
     spec::check_slack(&settings).map_err(Error::Input)?;
 
     let before = |o: &Object| {
@@ -328,7 +360,7 @@ async fn converge(
     let kept_secret_present = kept_secret.is_some();
     let mut secret_rv = kept_secret.and_then(|s| s.metadata.resource_version);
     let mut wanted: BTreeSet<(String, String)> = BTreeSet::new();
-    if !credentials.is_empty() {
+    if rewrite_secret {
         let secret = Object::typed(&build::slack_secret(&settings, &credentials))?;
         let applied = apply_one(client, &secret).await?;
         secret_rv = applied.metadata.resource_version.clone();
@@ -337,7 +369,7 @@ async fn converge(
             outcome: outcome("Secret", before(&secret), &applied),
         });
     }
-    if credentials.is_empty() && kept_secret_present {
+    if kept_secret_present {
         changes.push(Change {
             object: format!("secret/{SLACK_SECRET}"),
             outcome: Outcome::Unchanged,

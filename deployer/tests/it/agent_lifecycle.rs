@@ -384,6 +384,51 @@ async fn install_upgrade_uninstall_on_every_node() {
         "{}",
         run.stderr
     );
+    // A tenant's own webhook added later: merged with the stored default, never printed.
+    let acme = "https://hooks.slack.com/services/TACME/BACME/acme-secret-value";
+    let run = vigil_env(
+        Some(sandbox),
+        &[
+            "agent",
+            "upgrade",
+            "-n",
+            &ns2,
+            "--slack-tenant-webhook-env",
+            "acme=IT_ACME_WEBHOOK",
+        ],
+        &[("IT_ACME_WEBHOOK", acme)],
+    )
+    .await;
+    run.ok();
+    assert!(
+        run.stdout.contains("secret/vigil-agent-slack configured"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains(acme) && !run.stderr.contains(acme));
+    let secrets2: Api<Secret> = Api::namespaced(client.clone(), &ns2);
+    let data = secrets2
+        .get("vigil-agent-slack")
+        .await
+        .expect("secret")
+        .data
+        .expect("data");
+    assert_eq!(data["webhook"].0, WEBHOOK.as_bytes(), "the default is kept");
+    assert_eq!(data["tenant.acme.webhook"].0, acme.as_bytes());
+    let cms2: Api<ConfigMap> = Api::namespaced(client.clone(), &ns2);
+    let yaml2 = cms2
+        .get("vigil-agent-config")
+        .await
+        .expect("cm")
+        .data
+        .expect("data")["agent.yaml"]
+        .clone();
+    assert!(
+        yaml2.contains("file: /etc/vigil-slack/tenant.acme.webhook"),
+        "{yaml2}"
+    );
+    assert!(yaml2.contains("file: /etc/vigil-slack/webhook"), "{yaml2}");
+    assert!(!yaml2.contains(acme));
     vigil_env(Some(sandbox), &["agent", "uninstall", "-n", &ns2], &[])
         .await
         .ok();

@@ -18,6 +18,8 @@ fn full_args() -> Vec<String> {
         "#noc",
         "--slack-token-env",
         "NOC_SLACK_TOKEN",
+        "--slack-tenant-webhook-env",
+        "globex=GLOBEX_SLACK_WEBHOOK",
         "--icmp",
         "net-raw",
         "--max-unavailable",
@@ -200,7 +202,20 @@ async fn invalid_input_is_refused_with_what_where_and_how() {
                 "--config",
                 tenants.to_str().expect("utf-8"),
             ],
-            "slack.tenants: tenant routes name channels, which only a bot token can post to",
+            "slack.tenants.acme: a tenant route with a channel needs the bot token to post with",
+        ),
+        (
+            vec![
+                "--slack-token-env",
+                "T",
+                "--slack-channel",
+                "C0NOC",
+                "--slack-tenant-webhook-env",
+                "acme=ACME_WEBHOOK",
+                "--config",
+                tenants.to_str().expect("utf-8"),
+            ],
+            "slack.tenants.acme: the tenant has both a channel here and a webhook of its own",
         ),
     ];
     for (extra, want) in &slack_cases {

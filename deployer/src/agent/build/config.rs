@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::daemonset::{HEALTH_PORT, SLACK_DIR};
 use super::{CONFIG_MAP, NAME, meta};
-use crate::agent::spec::Settings;
+use crate::agent::spec::{Settings, tenant_webhook_key};
 
 pub const CONFIG_DIR: &str = "/etc/vigil";
 pub const CONFIG_FILE: &str = "agent.yaml";
@@ -42,6 +42,9 @@ pub fn config(s: &Settings) -> Value {
         for route in tenants.values_mut() {
             route["bot_token"] = file("token");
         }
+    }
+    for tenant in &s.slack.tenant_webhooks {
+        doc["slack"]["tenants"][tenant] = json!({"webhook": file(&tenant_webhook_key(tenant))});
     }
     doc
 }

@@ -134,7 +134,7 @@ pub fn service_account(s: &Settings) -> ServiceAccount {
     }
 }
 
-/// Slack credentials, one key per credential (`webhook`, `token`).
+/// Slack credentials, one key per credential (`webhook`, `token`, `tenant.NAME.webhook`).
 pub fn slack_secret(s: &Settings, c: &Credentials) -> Secret {
     let mut data = BTreeMap::new();
     if let Some(w) = &c.webhook {
@@ -147,6 +147,12 @@ pub fn slack_secret(s: &Settings, c: &Credentials) -> Secret {
         data.insert(
             "token".to_owned(),
             ByteString(t.expose().as_bytes().to_vec()),
+        );
+    }
+    for (tenant, w) in &c.tenant_webhooks {
+        data.insert(
+            crate::agent::spec::tenant_webhook_key(tenant),
+            ByteString(w.expose().as_bytes().to_vec()),
         );
     }
     Secret {

@@ -54,6 +54,7 @@ fn config_names_files_never_values() {
             "https://hooks.slack.com/services/T0/B0/secret".into(),
         )),
         token: None,
+        tenant_webhooks: Default::default(),
     };
     let yaml = config_yaml(&s);
     assert!(yaml.contains("/etc/vigil-slack/webhook"), "{yaml}");

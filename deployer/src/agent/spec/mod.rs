@@ -2,7 +2,7 @@
 //! into [`Settings`]: every value known good, no secret values in it (they stay in
 //! [`Credentials`], read at install time from a file or an environment variable).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -57,6 +57,9 @@ pub struct SlackSettings {
     pub webhook: bool,
     #[serde(default)]
     pub token: bool,
+    /// Tenants with an incoming webhook of their own (often into the client's workspace).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub tenant_webhooks: BTreeSet<String>,
 }
 
 impl SlackSettings {
@@ -90,6 +93,7 @@ pub struct Settings {
 pub struct CredentialRefs {
     pub webhook: Option<CredentialRef>,
     pub token: Option<CredentialRef>,
+    pub tenant_webhooks: BTreeMap<String, CredentialRef>,
 }
 
 /// Slack credential values, read at install time; never printed (see [`Redacted`]).
@@ -97,12 +101,18 @@ pub struct CredentialRefs {
 pub struct Credentials {
     pub webhook: Option<Redacted>,
     pub token: Option<Redacted>,
+    pub tenant_webhooks: BTreeMap<String, Redacted>,
 }
 
 impl Credentials {
     pub fn is_empty(&self) -> bool {
-        self.webhook.is_none() && self.token.is_none()
+        self.webhook.is_none() && self.token.is_none() && self.tenant_webhooks.is_empty()
     }
+}
+
+/// The Secret key of a tenant's webhook.
+pub fn tenant_webhook_key(tenant: &str) -> String {
+    format!("tenant.{tenant}.webhook")
 }
 
 /// Install inputs as given on the command line (secrets only by reference).
@@ -120,6 +130,10 @@ pub struct Request {
     pub slack_webhook_env: Option<String>,
     pub slack_token_file: Option<PathBuf>,
     pub slack_token_env: Option<String>,
+    /// `(tenant, path)` of `--slack-tenant-webhook-file TENANT=PATH`.
+    pub slack_tenant_webhook_files: Vec<(String, String)>,
+    /// `(tenant, variable)` of `--slack-tenant-webhook-env TENANT=VAR`.
+    pub slack_tenant_webhook_envs: Vec<(String, String)>,
 }
 
 /// Collects every problem, so one run says everything to fix.
@@ -172,9 +186,42 @@ pub fn validate(r: &Request) -> Result<(Settings, CredentialRefs), validate::Err
         &r.slack_token_file,
         &r.slack_token_env,
     ));
+    let mut tenant_webhooks = BTreeMap::new();
+    let given = r
+        .slack_tenant_webhook_files
+        .iter()
+        .map(|(t, v)| (t, Some(PathBuf::from(v)), None))
+        .chain(
+            r.slack_tenant_webhook_envs
+                .iter()
+                .map(|(t, v)| (t, None, Some(v.clone()))),
+        );
+    for (tenant, file, env) in given {
+        let path = format!("--slack-tenant-webhook {tenant}");
+        if let Err(why) = dns_label(tenant, 63) {
+            c.0.push(Problem::new(
+                &path,
+                format!("tenant name {tenant:?} {why}"),
+                "write TENANT=PATH or TENANT=VARIABLE with the tenant's name, e.g. acme=/run/secrets/acme-webhook",
+            ));
+            continue;
+        }
+        if tenant_webhooks.contains_key(tenant) {
+            c.0.push(Problem::new(
+                &path,
+                "given twice",
+                "give one webhook per tenant",
+            ));
+            continue;
+        }
+        if let Some(Some(reference)) = c.check(reference(&path, &file, &env)) {
+            tenant_webhooks.insert(tenant.clone(), reference);
+        }
+    }
     let refs = CredentialRefs {
         webhook: webhook.flatten(),
         token: token.flatten(),
+        tenant_webhooks,
     };
     if refs.webhook.is_some() && refs.token.is_some() {
         c.0.push(Problem::new(
@@ -200,6 +247,7 @@ pub fn validate(r: &Request) -> Result<(Settings, CredentialRefs), validate::Err
             channel: r.slack_channel.clone(),
             webhook: refs.webhook.is_some(),
             token: refs.token.is_some(),
+            tenant_webhooks: refs.tenant_webhooks.keys().cloned().collect(),
         },
         alerting,
     };
@@ -233,17 +281,23 @@ pub fn check_slack(s: &Settings) -> Result<(), validate::Error> {
             "remove --slack-channel, or use a bot token (--slack-token-file/--slack-token-env)",
         ));
     }
-    let tenant_routes = s
-        .alerting
-        .slack
-        .as_ref()
-        .is_some_and(|x| !x.tenants.is_empty());
-    if tenant_routes && !slack.token {
-        problems.push(Problem::new(
-            "--config: slack.tenants",
-            "tenant routes name channels, which only a bot token can post to",
-            "install with --slack-token-file/--slack-token-env and --slack-channel",
-        ));
+    for tenant in s.alerting.slack.iter().flat_map(|x| x.tenants.keys()) {
+        let at = format!("--config: slack.tenants.{tenant}");
+        if slack.tenant_webhooks.contains(tenant) {
+            problems.push(Problem::new(
+                &at,
+                "the tenant has both a channel here and a webhook of its own",
+                format!(
+                    "a webhook posts to its own channel: remove slack.tenants.{tenant} from the file, or its --slack-tenant-webhook"
+                ),
+            ));
+        } else if !slack.token {
+            problems.push(Problem::new(
+                &at,
+                "a tenant route with a channel needs the bot token to post with",
+                "install with --slack-token-file/--slack-token-env and --slack-channel, or give the tenant a webhook (--slack-tenant-webhook-file TENANT=PATH)",
+            ));
+        }
     }
     if problems.is_empty() {
         Ok(())
@@ -263,9 +317,20 @@ impl CredentialRefs {
             r.as_ref()
                 .and_then(|r| r.read(path).map_err(|p| problems.push(p)).ok())
         };
+        let webhook = read(&self.webhook, "--slack-webhook");
+        let token = read(&self.token, "--slack-token");
+        let tenant_webhooks = self
+            .tenant_webhooks
+            .iter()
+            .filter_map(|(t, r)| {
+                read(&Some(r.clone()), &format!("--slack-tenant-webhook {t}"))
+                    .map(|v| (t.clone(), v))
+            })
+            .collect();
         let creds = Credentials {
-            webhook: read(&self.webhook, "--slack-webhook"),
-            token: read(&self.token, "--slack-token"),
+            webhook,
+            token,
+            tenant_webhooks,
         };
         if problems.is_empty() {
             Ok(creds)
@@ -278,7 +343,7 @@ impl CredentialRefs {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.webhook.is_none() && self.token.is_none()
+        self.webhook.is_none() && self.token.is_none() && self.tenant_webhooks.is_empty()
     }
 }
 

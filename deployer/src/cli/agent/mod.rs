@@ -58,6 +58,12 @@ pub struct SlackArgs {
     /// Environment variable holding the Slack bot token.
     #[arg(long, value_name = "VAR")]
     pub slack_token_env: Option<String>,
+    /// A tenant's own incoming webhook, from a file (repeat for more tenants).
+    #[arg(long, value_name = "TENANT=PATH", value_parser = key_value)]
+    pub slack_tenant_webhook_file: Vec<(String, String)>,
+    /// A tenant's own incoming webhook, from an environment variable (repeatable).
+    #[arg(long, value_name = "TENANT=VAR", value_parser = key_value)]
+    pub slack_tenant_webhook_env: Vec<(String, String)>,
 }
 
 #[derive(Debug, Args)]
@@ -150,6 +156,8 @@ fn request(a: &SettingsArgs) -> Request {
         slack_webhook_env: a.slack.slack_webhook_env.clone(),
         slack_token_file: a.slack.slack_token_file.clone(),
         slack_token_env: a.slack.slack_token_env.clone(),
+        slack_tenant_webhook_files: a.slack.slack_tenant_webhook_file.clone(),
+        slack_tenant_webhook_envs: a.slack.slack_tenant_webhook_env.clone(),
     }
 }
 
@@ -177,6 +185,8 @@ pub async fn run(out: &mut impl Write, target: &Target, cmd: AgentCommand) -> Re
                 slack_webhook_env: a.slack.slack_webhook_env.clone(),
                 slack_token_file: a.slack.slack_token_file.clone(),
                 slack_token_env: a.slack.slack_token_env.clone(),
+                slack_tenant_webhook_files: a.slack.slack_tenant_webhook_file.clone(),
+                slack_tenant_webhook_envs: a.slack.slack_tenant_webhook_env.clone(),
                 ..Default::default()
             };
             if r.image.is_none()
@@ -186,6 +196,8 @@ pub async fn run(out: &mut impl Write, target: &Target, cmd: AgentCommand) -> Re
                 && r.slack_webhook_env.is_none()
                 && r.slack_token_file.is_none()
                 && r.slack_token_env.is_none()
+                && r.slack_tenant_webhook_files.is_empty()
+                && r.slack_tenant_webhook_envs.is_empty()
             {
                 return Err(Error::Usage(
                     "nothing to upgrade: give --image, --config or new Slack credentials".into(),
