@@ -87,7 +87,8 @@ pub async fn list(
     kinds: &[Kind],
 ) -> Result<BTreeMap<(String, String), (Live, Kind)>, cluster::Error> {
     let lp = ListParams::default().labels(&selector(tenant));
-    let lists = futures::future::try_join_all(kinds.iter().map(|kind| {
+    // All at once; errors are taken in kind order so a denial is reported the same way each run.
+    let lists = futures::future::join_all(kinds.iter().map(|kind| {
         let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), tenant, &kind.resource);
         let lp = lp.clone();
         async move {
@@ -97,7 +98,9 @@ pub async fn list(
             Ok::<_, cluster::Error>((kind.clone(), list.items))
         }
     }))
-    .await?;
+    .await
+    .into_iter()
+    .collect::<Result<Vec<_>, _>>()?;
     let mut out = BTreeMap::new();
     for (kind, items) in lists {
         for item in items {

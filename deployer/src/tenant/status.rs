@@ -90,15 +90,13 @@ pub async fn status(
     let err = |what: &'static str| {
         move |e| Error::from(cluster::api_error("list", what, Some(tenant), None, e))
     };
-    let (deployments, pvcs, pods) = futures::try_join!(
-        async { deployments.list(&lp).await.map_err(err("deployments")) },
-        async { pvcs.list(&lp).await.map_err(err("persistentvolumeclaims")) },
-        async {
-            pods.list(&ListParams::default().labels(&format!("{TENANT_LABEL}={tenant}")))
-                .await
-                .map_err(err("pods"))
-        },
-    )?;
+    let pod_lp = ListParams::default().labels(&format!("{TENANT_LABEL}={tenant}"));
+    // All at once; errors in a fixed order so a denial is reported the same way each run.
+    let (deployments, pvcs, pods) =
+        futures::join!(deployments.list(&lp), pvcs.list(&lp), pods.list(&pod_lp));
+    let deployments = deployments.map_err(err("deployments"))?;
+    let pvcs = pvcs.map_err(err("persistentvolumeclaims"))?;
+    let pods = pods.map_err(err("pods"))?;
     let mut nodes: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for p in &pods.items {
         let component = p
