@@ -22,6 +22,9 @@ enum Command {
     Run {
         #[arg(long)]
         config: PathBuf,
+        /// Stop after this long (e.g. `90s`, `5m`) and print a summary of what was collected.
+        #[arg(long = "for", value_parser = parse_for)]
+        stop_after: Option<std::time::Duration>,
     },
     /// One collection cycle, printed as InfluxDB line protocol; nothing is written.
     Once {
@@ -51,6 +54,10 @@ enum Command {
     ImportTelegraf { file: PathBuf },
 }
 
+fn parse_for(s: &str) -> Result<std::time::Duration, String> {
+    vigil_agent::config::units::parse_duration(s)
+}
+
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("VIGIL_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -71,9 +78,13 @@ fn exec(cli: Cli) -> Result<(), (u8, anyhow::Error)> {
     let fail = |e: CommandError| (e.exit_code(), anyhow::Error::new(e));
     let rt = || runtime().map_err(|e| (1, e));
     match cli.command {
-        Command::Run { config } => {
+        Command::Run { config, stop_after } => {
             let c = Config::load(&config).map_err(|e| fail(e.into()))?;
-            rt()?.block_on(commands::run(c)).map_err(fail)
+            let summary = rt()?.block_on(commands::run(c, stop_after)).map_err(fail)?;
+            if stop_after.is_some() {
+                print!("{summary}");
+            }
+            Ok(())
         }
         Command::Once { config, device } => {
             let c = Config::load(&config).map_err(|e| fail(e.into()))?;

@@ -28,9 +28,10 @@ async fn shutdown_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-/// Runs the collector until SIGTERM/SIGINT. On shutdown, collected points are flushed to
-/// the spool; whatever InfluxDB has not acknowledged is sent after the next start.
-pub async fn run(config: Config) -> Result<(), CommandError> {
+/// Runs the collector until SIGTERM/SIGINT, or for `stop_after` if given. On shutdown,
+/// collected points are flushed to the spool; whatever InfluxDB has not acknowledged is
+/// sent after the next start. Returns a short summary of what was collected.
+pub async fn run(config: Config, stop_after: Option<Duration>) -> Result<String, CommandError> {
     let output = config.output.clone().ok_or_else(|| {
         CommandError::Usage("the configuration has no `output.influxdb`; `run` needs one".into())
     })?;
@@ -111,7 +112,13 @@ pub async fn run(config: Config) -> Result<(), CommandError> {
     drop(handle);
     metrics.ready.store(true, Relaxed);
     tracing::info!(devices = config.devices.len(), agent = %config.agent.name, "collector running");
-    shutdown_signal().await;
+    match stop_after {
+        Some(d) => tokio::select! {
+            _ = tokio::time::sleep(d) => {}
+            _ = shutdown_signal() => {}
+        },
+        None => shutdown_signal().await,
+    }
     tracing::info!("shutting down: flushing collected points to the spool");
     metrics.ready.store(false, Relaxed);
     let _ = stop_tx.send(true);
@@ -125,5 +132,5 @@ pub async fn run(config: Config) -> Result<(), CommandError> {
         spooled_points = points,
         "stopped"
     );
-    Ok(())
+    Ok(metrics.summary())
 }

@@ -231,6 +231,55 @@ impl Metrics {
         out
     }
 
+    /// A short human-readable summary: per source, devices and polls that succeeded, and
+    /// what was written. Printed by `vigil-agent run --for`.
+    pub fn summary(&self) -> String {
+        let d = self
+            .devices
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let mut out = String::new();
+        for src in [Source::Snmp, Source::Icmp] {
+            let stats: Vec<(&String, &DeviceStats)> = d
+                .iter()
+                .filter(|((_, s), _)| *s == src)
+                .map(|((n, _), s)| (n, s))
+                .collect();
+            if stats.is_empty() {
+                continue;
+            }
+            let ok_devices = stats.iter().filter(|(_, s)| s.last_ok).count();
+            let polls: u64 = stats.iter().map(|(_, s)| s.polls).sum();
+            let errors: u64 = stats.iter().map(|(_, s)| s.errors).sum();
+            let failing: Vec<&str> = stats
+                .iter()
+                .filter(|(_, s)| !s.last_ok)
+                .map(|(n, _)| n.as_str())
+                .collect();
+            let _ = write!(
+                out,
+                "{:<5} {ok_devices}/{} devices answering, {polls} polls, {errors} failed",
+                src.as_str(),
+                stats.len()
+            );
+            if !failing.is_empty() {
+                let _ = write!(out, " (not answering: {})", failing.join(", "));
+            }
+            out.push('\n');
+        }
+        let _ = writeln!(
+            out,
+            "points: {} collected, {} written, {} rejected, {} dropped; {} still spooled",
+            self.points_collected.load(Relaxed),
+            self.points_written.load(Relaxed),
+            self.points_rejected.load(Relaxed),
+            self.points_dropped.load(Relaxed),
+            self.spool_points.load(Relaxed)
+        );
+        out
+    }
+
     /// The agent's own metrics as points: one `vigil_agent` point and one `vigil_poll`
     /// point per device and source.
     pub fn points(&self, ts: i64) -> Vec<Point> {

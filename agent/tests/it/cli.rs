@@ -175,3 +175,45 @@ fn import_telegraf_converts_the_seed_config() {
     assert_eq!(code, 2);
     assert!(err.contains("bad.conf") && err.contains("TOML"), "{err}");
 }
+
+#[tokio::test]
+async fn run_for_a_while_prints_what_was_collected() {
+    let sb = vigil_tests::require_sandbox!();
+    let dir = TempDir::new("cli-run-for");
+    let r = vigil_tests::http()
+        .post(format!("{}/query", sb.influxdb_url))
+        .form(&[("q", "CREATE DATABASE vigil_it_run_for")])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let cfg = dir.file(
+        "c.yaml",
+        &format!(
+            "spool: {{dir: {}}}\noutput:\n  influxdb: {{url: '{}', v1: {{database: vigil_it_run_for}}, flush_interval: 200ms}}\ndefaults: {{interval: 2s}}\ndevices:\n  - {{name: switch, address: {}, snmp: {{community: {{env: VIGIL_IT_C}}, port: {}}}, icmp: true}}\n  - {{name: gone, address: {}, icmp: {{count: 1, timeout: 500ms}}}}\n",
+            dir.path().join("spool").display(),
+            sb.influxdb_url,
+            sb.snmpsim.ip(),
+            sb.snmpsim.port(),
+            sb.icmp_host("down"),
+        ),
+    );
+    let (code, out, err) = run(
+        &["run", "--config", cfg.to_str().unwrap(), "--for", "5s"],
+        &[("VIGIL_IT_C", "cisco-c3560")],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("snmp  1/1 devices answering"), "{out}");
+    assert!(
+        out.contains("icmp  1/2 devices answering") && out.contains("(not answering: gone)"),
+        "{out}"
+    );
+    let written: u64 = out
+        .split(" collected, ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(written > 50, "{out}");
+    assert!(out.contains(" written, 0 rejected, 0 dropped"), "{out}");
+}

@@ -16,7 +16,7 @@ use super::build::{
     self, AGENT_LABEL, CONFIG_MAP, NAME, SETTINGS_ANNOTATION, SLACK_SECRET, STATE_PREFIX,
     install_selector,
 };
-use super::spec::{self, Alerting, CredentialRefs, Credentials, Settings};
+use super::spec::{self, Alerting, Credentials, Settings};
 use crate::cluster;
 use crate::tenant::apply::{Change, Outcome, apply_one};
 use crate::tenant::build::{MANAGED_BY_LABEL, MANAGER, Object};
@@ -90,7 +90,7 @@ pub struct Upgrade {
     pub image: Option<String>,
     pub alerting: Option<Alerting>,
     pub slack_channel: Option<String>,
-    pub credentials: CredentialRefs,
+    pub credentials: Credentials,
 }
 
 /// Every kind an install creates, namespaced or not.
@@ -217,15 +217,14 @@ pub async fn server_minor(client: &Client) -> Result<u32, Error> {
 pub async fn install(
     client: &Client,
     settings: Settings,
-    refs: &CredentialRefs,
+    credentials: Credentials,
 ) -> Result<Report, Error> {
-    let credentials = refs.read().map_err(Error::Input)?;
     converge(client, settings, credentials).await
 }
 
 /// Changes only the image, the configuration and (if given) the Slack credentials.
 pub async fn upgrade(client: &Client, namespace: &str, u: &Upgrade) -> Result<Report, Error> {
-    let credentials = u.credentials.read().map_err(Error::Input)?;
+    let credentials = u.credentials.clone();
     let Some(mut settings) = installed(client, namespace).await? else {
         return Err(Error::NotInstalled(namespace.to_owned()));
     };

@@ -6,4 +6,5 @@ pub mod apply;
 pub mod build;
 pub mod spec;
 pub mod status;
+pub mod tenants;
 pub mod uninstall;

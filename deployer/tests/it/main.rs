@@ -5,6 +5,7 @@ mod agent_rbac;
 mod agent_render;
 mod agent_security;
 mod agent_support;
+mod agent_tenants;
 mod cilium;
 mod create;
 mod failover;

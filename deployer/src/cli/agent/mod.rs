@@ -64,6 +64,9 @@ pub struct SlackArgs {
     /// A tenant's own incoming webhook, from an environment variable (repeatable).
     #[arg(long, value_name = "TENANT=VAR", value_parser = key_value)]
     pub slack_tenant_webhook_env: Vec<(String, String)>,
+    /// Copy every tenant's webhook (its spec.alerts.slack.webhook, stored by `vigil tenant`).
+    #[arg(long)]
+    pub slack_tenant_webhooks_from_tenants: bool,
 }
 
 #[derive(Debug, Args)]
@@ -167,9 +170,12 @@ pub async fn run(out: &mut impl Write, target: &Target, cmd: AgentCommand) -> Re
         AgentCommand::Install(a) => {
             let (settings, refs) = spec::validate(&request(&a.settings))?;
             // Credentials are read before connecting: an unreadable one applies nothing.
-            refs.read()?;
+            let mut credentials = refs.read()?;
             let client = cluster::client(target).await?;
-            let report = apply::install(&client, settings, &refs).await?;
+            if a.settings.slack.slack_tenant_webhooks_from_tenants {
+                import_tenant_webhooks(out, &client, &mut credentials).await?;
+            }
+            let report = apply::install(&client, settings, credentials).await?;
             print::report(out, &report)?;
             wait(out, &client, &report.namespace, a.wait.wait).await
         }
@@ -198,6 +204,7 @@ pub async fn run(out: &mut impl Write, target: &Target, cmd: AgentCommand) -> Re
                 && r.slack_token_env.is_none()
                 && r.slack_tenant_webhook_files.is_empty()
                 && r.slack_tenant_webhook_envs.is_empty()
+                && !a.slack.slack_tenant_webhooks_from_tenants
             {
                 return Err(Error::Usage(
                     "nothing to upgrade: give --image, --config or new Slack credentials".into(),
@@ -205,14 +212,17 @@ pub async fn run(out: &mut impl Write, target: &Target, cmd: AgentCommand) -> Re
             }
             let image_given = r.image.is_some();
             let (checked, refs) = spec::validate(&r)?;
-            refs.read()?;
+            let mut credentials = refs.read()?;
+            let client = cluster::client(target).await?;
+            if a.slack.slack_tenant_webhooks_from_tenants {
+                import_tenant_webhooks(out, &client, &mut credentials).await?;
+            }
             let u = Upgrade {
                 image: image_given.then(|| checked.image.clone()),
                 alerting: a.config.is_some().then(|| checked.alerting.clone()),
                 slack_channel: checked.slack.channel.clone(),
-                credentials: refs,
+                credentials,
             };
-            let client = cluster::client(target).await?;
             let report = apply::upgrade(&client, &ns, &u).await?;
             print::report(out, &report)?;
             wait(out, &client, &ns, a.wait.wait).await
@@ -254,6 +264,22 @@ pub async fn run(out: &mut impl Write, target: &Target, cmd: AgentCommand) -> Re
             Ok(())
         }
     }
+}
+
+/// Adds the webhooks `vigil tenant` stored for each tenant (explicit flags win).
+async fn import_tenant_webhooks(
+    out: &mut impl Write,
+    client: &Client,
+    credentials: &mut crate::agent::spec::Credentials,
+) -> Result<(), Error> {
+    let found = crate::agent::tenants::webhooks(client).await?;
+    for (tenant, webhook) in found {
+        if !credentials.tenant_webhooks.contains_key(&tenant) {
+            writeln!(out, "tenant {tenant}: its Slack webhook is routed")?;
+            credentials.tenant_webhooks.insert(tenant, webhook);
+        }
+    }
+    Ok(())
 }
 
 fn invalid(problems: Vec<crate::tenant::validate::Problem>) -> Error {
