@@ -274,9 +274,11 @@ async fn import_tenant_webhooks(
 ) -> Result<(), Error> {
     let found = crate::agent::tenants::webhooks(client).await?;
     for (tenant, webhook) in found {
-        if !credentials.tenant_webhooks.contains_key(&tenant) {
-            writeln!(out, "tenant {tenant}: its Slack webhook is routed")?;
-            credentials.tenant_webhooks.insert(tenant, webhook);
+        if let std::collections::btree_map::Entry::Vacant(e) =
+            credentials.tenant_webhooks.entry(tenant)
+        {
+            writeln!(out, "tenant {}: its Slack webhook is routed", e.key())?;
+            e.insert(webhook);
         }
     }
     Ok(())
