@@ -19,6 +19,7 @@ async fn missing_cilium_is_a_clear_error_and_kubernetes_mode_works() {
     let client = sandbox.client().await;
     let name = tenant_name("nocnp");
     let dir = scratch(&name);
+    let _cleanup = crate::support::Cleanup::new(sandbox).tenant(&name);
     let file = write_tenant(
         &dir,
         "tenant.yaml",

@@ -7,6 +7,7 @@ async fn create_from_flags_then_refuse_to_create_again() {
     let sandbox = vigil_tests::require_sandbox!();
     let name = tenant_name("flags");
     let s = Some(sandbox);
+    let _cleanup = crate::support::Cleanup::new(sandbox).tenant(&name);
     let args = [
         "tenant",
         "create",

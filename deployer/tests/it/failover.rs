@@ -61,6 +61,9 @@ pub async fn measure(sandbox: &Sandbox, toleration_seconds: i64) -> Duration {
         placement_yaml(&kubelet.placement())
     );
     let file = write_tenant(&dir, "tenant.yaml", &spec);
+    let _cleanup = crate::support::Cleanup::new(sandbox)
+        .tenant(&name)
+        .nodes(kubelet.node_names());
     provision_volumes(&client, &name).await;
     vigil(
         Some(sandbox),

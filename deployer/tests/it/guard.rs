@@ -11,6 +11,7 @@ async fn unmanaged_namespaces_are_refused_by_apply_and_delete() {
     let sandbox = vigil_tests::require_sandbox!();
     let client = sandbox.client().await;
     let name = tenant_name("foreign");
+    let _cleanup = crate::support::Cleanup::new(sandbox).namespace(&name);
     let namespaces: Api<Namespace> = Api::all(client.clone());
     let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": name}})).expect("ns");
     namespaces

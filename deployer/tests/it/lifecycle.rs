@@ -119,6 +119,9 @@ async fn tenant_lifecycle_against_the_real_control_plane() {
     let placement = placement_yaml(&kubelet.placement());
     let file = write_tenant(&dir, "tenant.yaml", &spec(&name, &placement, true, "30d"));
     let file_s = file.to_str().expect("utf-8");
+    let _cleanup = crate::support::Cleanup::new(sandbox)
+        .tenant(&name)
+        .nodes(kubelet.node_names());
     provision_volumes(&client, &name).await;
     let env = [COMMUNITY_ENV];
     let s = Some(sandbox);

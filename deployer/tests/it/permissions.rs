@@ -97,6 +97,7 @@ async fn restricted_kubeconfig_gets_the_missing_verb_and_resource() {
     let client = sandbox.client().await;
     let namespace = tenant_name("perm");
     let dir = scratch(&namespace);
+    let _cleanup = crate::support::Cleanup::new(sandbox).namespace(&namespace);
     let kubeconfig = restricted_kubeconfig(sandbox, &namespace, &dir).await;
     let kc = kubeconfig.to_str().expect("utf-8");
     let tenant = tenant_name("permt");

@@ -19,6 +19,7 @@ async fn an_update_with_an_immutable_change_changes_nothing() {
     let client = sandbox.client().await;
     let name = tenant_name("pre");
     let dir = scratch(&name);
+    let _cleanup = crate::support::Cleanup::new(sandbox).tenant(&name);
     let s = Some(sandbox);
     let v1 = write_tenant(&dir, "v1.yaml", &spec(&name, "class-a", "30d"));
     vigil(s, &["tenant", "apply", "-f", v1.to_str().expect("utf-8")])

@@ -140,3 +140,81 @@ pub async fn release_volumes(client: &Client, tenant: &str) {
 pub fn golden_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
 }
+
+/// Removes what a test created if it panics half-way (on success the test cleans up itself and
+/// this does nothing): namespaces, the static volumes of tenants, fake nodes. Leftover dead
+/// nodes would otherwise disturb other tests (the node lifecycle controller stops evicting in
+/// a zone where most nodes are down).
+pub struct Cleanup {
+    kubectl: PathBuf,
+    kubeconfig: PathBuf,
+    namespaces: Vec<String>,
+    volumes: Vec<String>,
+    nodes: Vec<String>,
+}
+
+impl Cleanup {
+    pub fn new(sandbox: &Sandbox) -> Self {
+        Self {
+            kubectl: sandbox.kube_bin.join("kubectl"),
+            kubeconfig: sandbox.kubeconfig.clone(),
+            namespaces: Vec::new(),
+            volumes: Vec::new(),
+            nodes: Vec::new(),
+        }
+    }
+
+    /// A tenant: its namespace and the volumes of [`provision_volumes`].
+    pub fn tenant(mut self, name: &str) -> Self {
+        self.namespaces.push(name.to_owned());
+        self.volumes
+            .extend(["influxdb", "grafana"].map(|c| format!("{name}-{c}-pv")));
+        self
+    }
+
+    pub fn namespace(mut self, name: &str) -> Self {
+        self.namespaces.push(name.to_owned());
+        self
+    }
+
+    pub fn nodes(mut self, names: &[String]) -> Self {
+        self.nodes.extend(names.iter().cloned());
+        self
+    }
+
+    fn kubectl(&self, args: &[&str], names: &[String]) {
+        if names.is_empty() {
+            return;
+        }
+        let _ = std::process::Command::new(&self.kubectl)
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .args(args)
+            .args(names)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        // Nodes first: pods bound to a deleted node are garbage-collected, so the namespaces
+        // can finish terminating.
+        self.kubectl(
+            &["delete", "node", "--ignore-not-found", "--wait=false"],
+            &self.nodes,
+        );
+        self.kubectl(
+            &["delete", "namespace", "--ignore-not-found", "--wait=false"],
+            &self.namespaces,
+        );
+        self.kubectl(
+            &["delete", "pv", "--ignore-not-found", "--wait=false"],
+            &self.volumes,
+        );
+    }
+}

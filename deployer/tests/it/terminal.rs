@@ -46,6 +46,10 @@ async fn purge_asks_on_a_terminal_and_shows_live_progress() {
     let sandbox = vigil_tests::require_sandbox!();
     let namespaces: Api<Namespace> = Api::all(sandbox.client().await);
     let name = tenant_name("tty");
+    let plain_name = tenant_name("plain");
+    let _cleanup = crate::support::Cleanup::new(sandbox)
+        .tenant(&name)
+        .tenant(&plain_name);
     let s = Some(sandbox);
     vigil(s, &["tenant", "create", &name, "--network-policy", "none"])
         .await
@@ -89,7 +93,6 @@ async fn purge_asks_on_a_terminal_and_shows_live_progress() {
     assert!(namespaces.get_opt(&name).await.expect("get").is_none());
 
     // Without a terminal: plain lines only.
-    let plain_name = tenant_name("plain");
     vigil(
         s,
         &["tenant", "create", &plain_name, "--network-policy", "none"],
