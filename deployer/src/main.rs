@@ -32,6 +32,10 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(cli::run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader went away (`vigil tenant render ... | head`): stop quietly, like kubectl.
+        Err(cli::Error::Output(io)) if io.kind() == std::io::ErrorKind::BrokenPipe => {
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             let code = e.exit_code();
             eprintln!("error: {:#}", anyhow::Error::new(e));
