@@ -161,6 +161,11 @@ impl StateDoc {
                 || now_ms.saturating_sub(d.at_ms) < keep_ms
         });
         self.digest.truncate(10_000);
+        // firing times older than a day matter to no flap window
+        self.fires.retain(|_, times| {
+            times.retain(|t| now_ms.saturating_sub(*t) < 86_400_000);
+            !times.is_empty()
+        });
     }
 
     /// Open, notified incidents by fingerprint: what other signals may fold into.

@@ -25,9 +25,6 @@ use crate::sources::kubernetes::{Context, KubeSource, PodScope, Watch};
 use crate::spool::Spool;
 use crate::telemetry::Metrics;
 
-/// How often a node agent re-reads the leader's incidents (for folding).
-const REMOTE_REFRESH: Duration = Duration::from_secs(1);
-
 async fn client(cfg: &ClusterConfig) -> Result<kube::Client, CommandError> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let opts = kube::config::KubeConfigOptions {
@@ -152,30 +149,36 @@ impl Parts {
     }
 }
 
-/// Keeps a node agent's view of the leader's firing incidents and message threads fresh.
-async fn refresh_remote(
+/// Keeps a node agent's view of the leader's firing incidents and message threads fresh,
+/// by watching the leader's state ConfigMap (one watch per agent, with backoff).
+async fn watch_remote(
     api: Api<ConfigMap>,
     name: String,
     shared: Arc<Shared>,
     mut stop: watch::Receiver<bool>,
 ) {
+    use futures::StreamExt;
+    use kube::runtime::{WatchStreamExt, watcher};
+    let cfg = watcher::Config::default().fields(&format!("metadata.name={name}"));
+    let stream = watcher(api, cfg).default_backoff().applied_objects();
+    futures::pin_mut!(stream);
     loop {
-        match api.get_opt(&name).await {
-            Ok(cm) => {
-                let doc: StateDoc = cm
-                    .and_then(|c| c.data)
-                    .and_then(|d| d.get("state.json").cloned())
-                    .and_then(|t| serde_json::from_str(&t).ok())
-                    .unwrap_or_default();
-                shared.set_remote(RemoteView {
-                    parents: doc.firing_parents(),
-                    ledger: doc.ledger,
-                });
-            }
-            Err(e) => tracing::debug!(error = %e, "cannot read the leader's alert state"),
-        }
         tokio::select! {
-            _ = tokio::time::sleep(REMOTE_REFRESH) => {}
+            item = stream.next() => match item {
+                Some(Ok(cm)) => {
+                    let doc: StateDoc = cm
+                        .data
+                        .and_then(|d| d.get("state.json").cloned())
+                        .and_then(|t| serde_json::from_str(&t).ok())
+                        .unwrap_or_default();
+                    shared.set_remote(RemoteView {
+                        parents: doc.firing_parents(),
+                        ledger: doc.ledger,
+                    });
+                }
+                Some(Err(e)) => tracing::debug!(error = %e, "watch of the leader's alert state failed; retrying"),
+                None => return,
+            },
             r = stop.changed() => if r.is_err() || *stop.borrow() { return; },
         }
     }
@@ -258,7 +261,7 @@ pub async fn cluster(
                         node_selector: None,
                     };
                     p.run_scope(&scope, store, watch, stop, move |shared| {
-                        tokio::spawn(refresh_remote(remote_api, remote_name, shared, remote_stop));
+                        tokio::spawn(watch_remote(remote_api, remote_name, shared, remote_stop));
                     })
                     .await;
                 });

@@ -224,11 +224,13 @@ impl KubeSource {
         let rules = self.rules.clone();
         if let Some(pods) = &self.pods {
             let state = pods.state();
-            let live: HashSet<String> = state
-                .iter()
-                .map(|p| format!("{}/{}", p.namespace().unwrap_or_default(), p.name_any()))
-                .collect();
-            self.pod_rules.retain(&live);
+            if self.pod_rules.has_history() {
+                let live: HashSet<String> = state
+                    .iter()
+                    .map(|p| format!("{}/{}", p.namespace().unwrap_or_default(), p.name_any()))
+                    .collect();
+                self.pod_rules.retain(&live);
+            }
             for p in state {
                 self.pod_rules.evaluate(&p, &rules, &self.cx, &mut out);
             }

@@ -10,6 +10,9 @@ use super::Context;
 use crate::alerts::rules::{self, Rules};
 use crate::alerts::signal::{Scope, Signal, fingerprint};
 
+/// Characters of a termination message kept (Slack shows at most ~3,000).
+const MESSAGE_KEEP: usize = 4000;
+
 const PULL_REASONS: &[&str] = &[
     "ImagePullBackOff",
     "ErrImagePull",
@@ -96,7 +99,35 @@ impl PodRules {
             .retain(|k, _| live.contains(k.rsplit_once('/').map_or(k.as_str(), |x| x.0)));
     }
 
+    /// Whether no rule can fire for the pod: running, every container ready and running,
+    /// never restarted. Most pods of a cluster, skipped without allocating.
+    fn healthy(pod: &Pod) -> bool {
+        let Some(status) = pod.status.as_ref() else {
+            return false;
+        };
+        status.phase.as_deref() == Some("Running")
+            && status
+                .conditions
+                .iter()
+                .flatten()
+                .any(|c| c.type_ == "Ready" && c.status == "True")
+            && statuses(pod).iter().all(|c| {
+                c.ready
+                    && c.restart_count == 0
+                    && c.state.as_ref().is_some_and(|s| s.running.is_some())
+                    && c.last_state.as_ref().is_none_or(|s| s.terminated.is_none())
+            })
+    }
+
+    /// Whether restart history is kept for any container (see [`PodRules::retain`]).
+    pub fn has_history(&self) -> bool {
+        !self.restarts.is_empty()
+    }
+
     pub fn evaluate(&mut self, pod: &Pod, rules: &Rules, cx: &Context, out: &mut Vec<Signal>) {
+        if Self::healthy(pod) {
+            return;
+        }
         let ns = pod.metadata.namespace.clone().unwrap_or_default();
         let name = pod.metadata.name.clone().unwrap_or_default();
         let node = pod.spec.as_ref().and_then(|s| s.node_name.clone());
@@ -141,9 +172,11 @@ impl PodRules {
             let waiting = c.state.as_ref().and_then(|s| s.waiting.as_ref());
             let wreason = waiting.and_then(|w| w.reason.as_deref()).unwrap_or("");
             let last = c.last_state.as_ref().and_then(|s| s.terminated.as_ref());
+            // bounded here: it is stored in the state object until delivered
             let term_msg = last
-                .and_then(|t| t.message.clone())
-                .filter(|m| !m.is_empty());
+                .and_then(|t| t.message.as_deref())
+                .filter(|m| !m.is_empty())
+                .map(|m| m.chars().take(MESSAGE_KEEP).collect::<String>());
             if let Some(r) = rules
                 .get(rules::POD_CRASH_LOOPING)
                 .filter(|r| r.applies_to(&ns))
