@@ -134,7 +134,9 @@ impl Collector {
             .expect("spool"),
         );
         let client = InfluxClient::new(&output).expect("InfluxDB client");
-        let pinger = Some(Arc::new(Pinger::new().expect("ICMP sockets")));
+        let pinger = Some(Arc::new(
+            Pinger::new(config.agent.icmp_rate).expect("ICMP sockets"),
+        ));
         let (batcher, handle) = Batcher::new(
             spool.clone(),
             metrics.clone(),

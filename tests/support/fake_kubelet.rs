@@ -282,10 +282,40 @@ impl FakeKubelet {
 }
 
 impl Drop for FakeKubelet {
+    /// A test that panics never reaches [`FakeKubelet::shutdown`]: its nodes would stay
+    /// behind, dead, and the controller-manager would keep tainting and evicting on them.
+    /// Remove them from a thread of our own (the test's runtime is going away), with a
+    /// fresh client from the sandbox's kubeconfig, bounded in time.
     fn drop(&mut self) {
         for task in &self.tasks {
             task.abort();
         }
+        if self.tasks.is_empty() {
+            return; // shut down already
+        }
+        let (pool, nodes) = (self.pool.clone(), self.node_names.clone());
+        let cleanup = std::thread::spawn(move || {
+            let Ok(sandbox) = crate::Sandbox::load() else {
+                return;
+            };
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async {
+                let client = crate::client_from_kubeconfig(&sandbox.kubeconfig).await;
+                let api: Api<Node> = Api::all(client);
+                let params = DeleteParams::default();
+                for name in &nodes {
+                    let delete = api.delete(name, &params);
+                    let _ = tokio::time::timeout(Duration::from_secs(5), delete).await;
+                }
+            });
+            eprintln!("fake kubelet: removed the nodes of pool {pool} left by a failed test");
+        });
+        let _ = cleanup.join();
     }
 }
 
