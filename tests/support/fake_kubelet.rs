@@ -143,7 +143,9 @@ impl FakeKubelet {
                 "kubernetes.io/hostname": name,
                 "kubernetes.io/os": "linux",
                 "kubernetes.io/arch": "amd64",
-                "topology.kubernetes.io/zone": format!("zone-{}", i % 3),
+                // Zones of the pool's own: the node lifecycle controller slows or stops
+                // evictions in a zone where many nodes are down, so pools must not share one.
+                "topology.kubernetes.io/zone": format!("{pool}-zone-{}", i % 3),
             });
             for (k, v) in labels {
                 node_labels[*k] = json!(v);
@@ -221,7 +223,15 @@ impl FakeKubelet {
         if let Some(n) = self.shared.state().nodes.get_mut(node) {
             n.heartbeat = true;
         }
-        heartbeat(&self.shared, node).await
+        heartbeat(&self.shared, node).await?;
+        // A kubelet coming back reconciles its pods: deletions that happened while it was
+        // gone are confirmed now, statuses reported again.
+        let pods: Api<Pod> = Api::all(self.shared.client.clone());
+        let on_node = ListParams::default().fields(&format!("spec.nodeName={node}"));
+        for pod in pods.list(&on_node).await?.items {
+            sync_pod(&self.shared, &pod).await?;
+        }
+        Ok(())
     }
 
     /// Sets or clears a pressure condition on a node (reported on the next heartbeat, and now).
