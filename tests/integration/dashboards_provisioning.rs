@@ -106,8 +106,8 @@ fn rendered_tenant_mounts_exactly_these_dashboards_read_only() {
         "{provider}"
     );
     assert!(
-        yaml_value(provider, "folder").is_some_and(|f| !f.is_empty()),
-        "dashboards go into a folder: {provider}"
+        yaml_value(provider, "folder") == Some(format!("\"{TENANT}\"").as_str()),
+        "dashboards go into a folder named after the tenant: {provider}"
     );
 
     let deployment = find(&objects, "Deployment", &format!("{TENANT}-grafana"));

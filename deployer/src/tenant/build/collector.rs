@@ -36,6 +36,9 @@ pub struct AgentConfig {
 
 #[derive(Debug, Serialize)]
 pub struct AgentSection {
+    /// Stable across rollouts (the pod's host name is not): the stack-health dashboard
+    /// and the self-metrics are keyed by it.
+    pub name: String,
     pub listen: String,
 }
 
@@ -234,6 +237,7 @@ pub fn config(t: &Tenant) -> AgentConfig {
         .collect();
     AgentConfig {
         agent: AgentSection {
+            name: name(t, "collector"),
             listen: format!("0.0.0.0:{HEALTH_PORT}"),
         },
         spool: SpoolSection {

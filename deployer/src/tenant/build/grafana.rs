@@ -63,25 +63,30 @@ fn config(t: &Tenant) -> ConfigMap {
            editable: false\n  \
            jsonData:\n    \
              dbName: {bucket}\n    \
-             httpMode: POST\n  \
+             httpMode: POST\n    \
+             timeInterval: {interval}s\n  \
            secureJsonData:\n    \
              password: $VIGIL_INFLUXDB_PASSWORD\n",
         tenant = t.name,
         url = influxdb::url(t),
         user = influxdb::GRAFANA_USER,
         bucket = influxdb::BUCKET,
+        // $__interval never drops below the poll interval: no empty buckets between points.
+        interval = t.collector.interval.secs().max(1),
     );
     let provider = format!(
         "apiVersion: 1\n\
          providers:\n\
          - name: vigil\n  \
            type: file\n  \
-           folder: vigil\n  \
+           folder: {folder}\n  \
            disableDeletion: true\n  \
            allowUiUpdates: false\n  \
            updateIntervalSeconds: 60\n  \
            options:\n    \
-             path: {DASHBOARD_DIR}\n"
+             path: {DASHBOARD_DIR}\n",
+        // The tenant's own folder; a JSON string is valid YAML whatever the display name holds.
+        folder = serde_json::Value::String(t.display_name.clone()),
     );
     ConfigMap {
         metadata: meta(t, Component::Grafana, name(t, "grafana-config")),
@@ -138,6 +143,11 @@ fn deployment(t: &Tenant) -> k8s_openapi::api::apps::v1::Deployment {
             SecretKey::InfluxReadToken.key(),
         ),
         env("GF_USERS_ALLOW_SIGN_UP", "false"),
+        // The service desk's first screen is the tenant overview.
+        env(
+            "GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH",
+            &format!("{DASHBOARD_DIR}/overview.json"),
+        ),
         env("GF_AUTH_ANONYMOUS_ENABLED", "false"),
         env("GF_ANALYTICS_REPORTING_ENABLED", "false"),
         env("GF_ANALYTICS_CHECK_FOR_UPDATES", "false"),
