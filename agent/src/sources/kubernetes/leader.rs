@@ -97,7 +97,10 @@ impl Election {
 
     /// Campaigns until `stop`; `leading` tells whether this candidate leads now.
     pub async fn run(self, leading: watch::Sender<bool>, mut stop: watch::Receiver<bool>) {
-        let period = self.duration / 3;
+        // the holder renews every third of the duration; candidates look ten times per
+        // duration, so a dead leader is replaced soon after its lease runs out
+        let renew = self.duration / 3;
+        let watch = (self.duration / 10).max(Duration::from_millis(200));
         let deadline = self.duration * 2 / 3;
         let mut last_renew: Option<Instant> = None;
         loop {
@@ -125,7 +128,7 @@ impl Election {
                 }
             }
             tokio::select! {
-                _ = tokio::time::sleep(period) => {}
+                _ = tokio::time::sleep(if *leading.borrow() { renew } else { watch }) => {}
                 r = stop.changed() => {
                     if r.is_err() || *stop.borrow() {
                         if *leading.borrow() {
