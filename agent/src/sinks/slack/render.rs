@@ -259,4 +259,41 @@ mod tests {
         assert!(limits::violations(&v).is_empty());
         assert!(v.to_string().contains("E…"));
     }
+
+    #[test]
+    fn a_tenant_can_override_a_template_and_values_stay_escaped() {
+        let dir = std::env::temp_dir().join(format!("vigil-tpl-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("firing.hbs"),
+            r#"{"text": "ACME {{object}}", "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "ACME: {{summary}}"}}]}"#,
+        )
+        .unwrap();
+        let r =
+            Renderer::new("test", &BTreeMap::from([("acme".to_string(), dir.clone())])).unwrap();
+        let mut n = note(Kind::Firing, None);
+        let default = r.render("firing", &n).unwrap();
+        assert!(!default.to_string().contains("ACME"));
+        n.signal.scope.tenant = Some("acme".into());
+        let acme = r.render("firing", &n).unwrap();
+        assert!(
+            acme["text"]
+                .as_str()
+                .unwrap()
+                .starts_with("ACME Pod/&lt;!channel&gt;"),
+            "{acme}"
+        );
+        let resolved = r.render("resolved", &n).unwrap();
+        assert!(
+            !resolved.to_string().contains("ACME"),
+            "other templates stay built in"
+        );
+        std::fs::write(dir.join("firing.hbs"), "{{#if}}").unwrap();
+        let e = Renderer::new("test", &BTreeMap::from([("acme".to_string(), dir.clone())]))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("firing") && e.contains("firing.hbs"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
