@@ -148,6 +148,7 @@ impl Collector {
         let (stop, stop_rx) = watch::channel(false);
         let sender = tokio::spawn(run_sender(client, spool, metrics.clone(), stop_rx.clone()));
         let engine = Engine {
+            alerting: None,
             metrics: metrics.clone(),
             sink: Some(handle.clone()),
             pinger,

@@ -30,6 +30,7 @@ pub async fn once(
         None
     };
     let engine = Engine {
+        alerting: None,
         metrics: Arc::new(Metrics::new(&config.agent.name)),
         sink: None,
         pinger,

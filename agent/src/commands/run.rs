@@ -85,9 +85,28 @@ pub async fn run(config: Config, stop_after: Option<Duration>) -> Result<String,
         stop_rx.clone(),
         output.parallel_writes,
     ));
+    let alerting = match &config.agent.alerts {
+        Some(file) => {
+            let cfg = crate::alerts::config::ClusterConfig::load(file)
+                .map_err(|e| CommandError::Usage(e.to_string()))?;
+            let alerting = crate::alerts::device_scope::DeviceAlerting::start(
+                &cfg,
+                &config.agent.name,
+                config.agent.tenant.clone(),
+                &metrics,
+                stop_rx.clone(),
+            )
+            .await
+            .map_err(CommandError::Usage)?;
+            tracing::info!(file = %file.display(), "device alerting on");
+            Some(alerting)
+        }
+        None => None,
+    };
     let engine = Engine {
         metrics: metrics.clone(),
         sink: Some(handle.clone()),
+        alerting,
         pinger,
         snmp_limit: Arc::new(Semaphore::new(config.agent.concurrency)),
     };

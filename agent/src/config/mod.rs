@@ -48,6 +48,9 @@ pub struct AgentSettings {
     pub concurrency: usize,
     pub self_metrics_interval: Duration,
     pub icmp_rate: u32,
+    /// The device alerting configuration file (cluster agent format), if any.
+    pub alerts: Option<PathBuf>,
+    pub tenant: Option<String>,
 }
 
 #[derive(Debug, Clone)]

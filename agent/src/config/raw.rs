@@ -41,6 +41,11 @@ pub struct RawAgent {
     pub self_metrics_interval: Option<Dur>,
     /// ICMP echo requests per second, across all targets.
     pub icmp_rate: Option<u32>,
+    /// Device alerting (rules, routes, Slack) in the cluster agent's format, relative to
+    /// this file; omit to collect without alerting.
+    pub alerts: Option<PathBuf>,
+    /// The tenant these devices belong to: routes device alerts to its channel.
+    pub tenant: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

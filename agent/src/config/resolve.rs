@@ -79,6 +79,12 @@ pub fn resolve(raw: RawConfig, path: &Path) -> Result<Config, ConfigError> {
             .agent
             .icmp_rate
             .unwrap_or(crate::sources::icmp::DEFAULT_RATE),
+        alerts: raw
+            .agent
+            .alerts
+            .as_ref()
+            .map(|f| path.parent().unwrap_or(Path::new(".")).join(f)),
+        tenant: raw.agent.tenant.clone(),
     };
     if agent.icmp_rate == 0 {
         return Err(cx.err(

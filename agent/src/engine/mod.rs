@@ -33,6 +33,8 @@ fn unix_ns(t: std::time::SystemTime) -> i64 {
 pub struct Engine {
     pub metrics: Arc<Metrics>,
     pub sink: Option<BatcherHandle>,
+    /// Device alerting evaluates every poll's points and SNMP outcome, when configured.
+    pub alerting: Option<crate::alerts::device_scope::DeviceAlerting>,
     pub pinger: Option<Arc<Pinger>>,
     pub snmp_limit: Arc<Semaphore>,
 }
@@ -101,6 +103,12 @@ impl Engine {
             self.metrics
                 .points_collected
                 .fetch_add(points.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            if let Some(alerting) = &self.alerting {
+                if source == Source::Snmp {
+                    alerting.snmp_poll(&device.name, outcome.ok);
+                }
+                alerting.observe(&points);
+            }
             if let Some(sink) = &self.sink {
                 sink.send(points).await;
             }

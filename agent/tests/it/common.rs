@@ -75,6 +75,7 @@ pub async fn collect(cfg: &Config) -> (Vec<Point>, Vec<(String, String)>) {
         None
     };
     let engine = Engine {
+        alerting: None,
         metrics: Arc::new(Metrics::new("it")),
         sink: None,
         pinger,
