@@ -118,13 +118,18 @@ impl Engine {
                 continue;
             }
             // a parent that is active but still within its own `for`: wait for it, so the
-            // child folds into it instead of being posted on its own
+            // child folds into it instead of being posted on its own. Not for a workload:
+            // its `for` (5 m) is longer than a crash loop's (1 m), and the service desk must
+            // not hear of the crash loop only when the workload alert fires; pods fold into a
+            // workload that is already alerting.
             let folds_now = sig.parents.iter().any(|p| parents.contains_key(p));
             if !folds_now
-                && sig
-                    .parents
-                    .iter()
-                    .any(|p| active.contains_key(p) && !doc.incidents.contains_key(p))
+                && sig.parents.iter().any(|p| {
+                    active
+                        .get(p)
+                        .is_some_and(|parent| parent.rule != super::rules::WORKLOAD_UNAVAILABLE)
+                        && !doc.incidents.contains_key(p)
+                })
             {
                 continue;
             }

@@ -181,6 +181,22 @@ fn a_child_waits_for_a_pending_parent_and_folds_into_it() {
 }
 
 #[test]
+fn a_crash_loop_does_not_wait_for_its_pending_workload() {
+    let (mut e, mut doc, none) = (engine(), StateDoc::default(), BTreeMap::new());
+    let mut workload = sig("deploy", 300);
+    workload.rule = crate::alerts::rules::WORKLOAD_UNAVAILABLE.into();
+    let pod = sig("pod", 60).parent(workload.fingerprint.clone());
+    e.evaluate(&mut doc, t(0), vec![workload.clone(), pod.clone()], &none);
+    e.evaluate(&mut doc, t(60), vec![workload.clone(), pod.clone()], &none);
+    let k: Vec<(Kind, String)> = kinds(&mut doc);
+    assert_eq!(
+        k,
+        vec![(Kind::Firing, "Pod/pod".into())],
+        "the crash loop is posted after its own `for`, not the workload's"
+    );
+}
+
+#[test]
 fn the_digest_lists_resolved_and_open_incidents_per_tenant() {
     use std::str::FromStr;
     let settings = EngineSettings {
