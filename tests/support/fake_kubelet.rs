@@ -68,6 +68,26 @@ struct NodeState {
 struct State {
     nodes: BTreeMap<String, NodeState>,
     faults: HashMap<(String, String), (Fault, u32)>,
+    /// Pods whose fault came from the [`FAULT_ANNOTATION`] (cleared when it goes).
+    annotated: HashSet<(String, String)>,
+}
+
+/// A pod annotated `vigil.dev/fake-fault: crash-loop|oom-killed|image-pull-back-off|not-ready|evicted`
+/// plays that fault: how the demo and people at a terminal inject failures
+/// (`kubectl annotate pod P vigil.dev/fake-fault=crash-loop`).
+pub const FAULT_ANNOTATION: &str = "vigil.dev/fake-fault";
+
+impl Fault {
+    fn from_annotation(value: &str) -> Option<Fault> {
+        Some(match value {
+            "crash-loop" => Fault::CrashLoop,
+            "oom-killed" => Fault::OomKilled,
+            "image-pull-back-off" => Fault::ImagePullBackOff,
+            "not-ready" => Fault::NotReady,
+            "evicted" => Fault::Evicted,
+            _ => return None,
+        })
+    }
 }
 
 struct Shared {
@@ -179,6 +199,7 @@ impl FakeKubelet {
                     })
                     .collect(),
                 faults: HashMap::new(),
+                annotated: HashSet::new(),
             }),
         });
         for name in &node_names {
@@ -464,16 +485,31 @@ async fn sync_pod(shared: &Arc<Shared>, pod: &Pod) -> anyhow::Result<()> {
     let namespace = pod.metadata.namespace.clone().unwrap_or_default();
     let name = pod.metadata.name.clone().unwrap_or_default();
     let fault = {
-        let state = shared.state();
+        let mut state = shared.state();
         match state.nodes.get(node) {
             Some(n) if n.heartbeat => {}
             // Not ours, or a dead node: a dead kubelet reports nothing.
             _ => return Ok(()),
         }
-        state
-            .faults
-            .get(&(namespace.clone(), name.clone()))
-            .cloned()
+        let key = (namespace.clone(), name.clone());
+        let annotated = pod
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(FAULT_ANNOTATION))
+            .and_then(|v| Fault::from_annotation(v));
+        match annotated {
+            Some(fault) if state.faults.get(&key).map(|f| &f.0) != Some(&fault) => {
+                let restarts = if fault == Fault::OomKilled { 1 } else { 0 };
+                state.faults.insert(key.clone(), (fault, restarts));
+                state.annotated.insert(key.clone());
+            }
+            None if state.annotated.remove(&key) => {
+                state.faults.remove(&key);
+            }
+            _ => {}
+        }
+        state.faults.get(&key).cloned()
     };
     let api: Api<Pod> = Api::namespaced(shared.client.clone(), &namespace);
     if pod.metadata.deletion_timestamp.is_some() {

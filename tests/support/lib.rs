@@ -6,7 +6,9 @@ mod sandbox;
 mod slack_recorder;
 mod wait;
 
-pub use fake_kubelet::{FakeKubelet, Fault, POOL_KEY, Pressure, list_pods, pool_placement};
+pub use fake_kubelet::{
+    FAULT_ANNOTATION, FakeKubelet, Fault, POOL_KEY, Pressure, list_pods, pool_placement,
+};
 pub use sandbox::{Sandbox, SandboxError, client_from_kubeconfig, in_ci, sandbox};
 pub use slack_recorder::{Failure as SlackFailure, Recorded, SlackRecorder, wait_for};
 pub use wait::eventually;
