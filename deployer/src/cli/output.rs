@@ -66,7 +66,16 @@ pub fn table(out: &mut impl Write, header: &[&str], rows: &[Vec<String>]) -> Res
 }
 
 pub fn report(out: &mut impl Write, r: &Report) -> Result<(), Error> {
-    for c in &r.changes {
+    changes(out, &r.changes, &format!("tenant {}", r.tenant))
+}
+
+/// One line per object and what apply did to it, then the totals for `subject`.
+pub fn changes(
+    out: &mut impl Write,
+    changes: &[crate::tenant::apply::Change],
+    subject: &str,
+) -> Result<(), Error> {
+    for c in changes {
         let word = match c.outcome {
             Outcome::Created => "created",
             Outcome::Configured => "configured",
@@ -75,11 +84,10 @@ pub fn report(out: &mut impl Write, r: &Report) -> Result<(), Error> {
         };
         writeln!(out, "{} {word}", c.object)?;
     }
-    let count = |o: Outcome| r.changes.iter().filter(|c| c.outcome == o).count();
+    let count = |o: Outcome| changes.iter().filter(|c| c.outcome == o).count();
     writeln!(
         out,
-        "tenant {}: {} created, {} configured, {} unchanged, {} pruned",
-        r.tenant,
+        "{subject}: {} created, {} configured, {} unchanged, {} pruned",
         count(Outcome::Created),
         count(Outcome::Configured),
         count(Outcome::Unchanged),

@@ -7,28 +7,13 @@ use k8s_openapi::jiff::Timestamp;
 use super::super::{Error, output};
 use crate::agent::apply::Report;
 use crate::agent::status::Status;
-use crate::tenant::apply::Outcome;
 use crate::tenant::status::age;
 
 pub fn report(out: &mut impl Write, r: &Report) -> Result<(), Error> {
-    for c in &r.changes {
-        let word = match c.outcome {
-            Outcome::Created => "created",
-            Outcome::Configured => "configured",
-            Outcome::Unchanged => "unchanged",
-            Outcome::Pruned => "pruned",
-        };
-        writeln!(out, "{} {word}", c.object)?;
-    }
-    let count = |o: Outcome| r.changes.iter().filter(|c| c.outcome == o).count();
-    writeln!(
+    output::changes(
         out,
-        "vigil agent in namespace {}: {} created, {} configured, {} unchanged, {} pruned",
-        r.namespace,
-        count(Outcome::Created),
-        count(Outcome::Configured),
-        count(Outcome::Unchanged),
-        count(Outcome::Pruned)
+        &r.changes,
+        &format!("vigil agent in namespace {}", r.namespace),
     )?;
     for ns in &r.other_installs {
         eprintln!(
