@@ -9,14 +9,16 @@ use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::DaemonSet;
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
 use k8s_openapi::api::scheduling::v1::PriorityClass;
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use serde_json::{Value, json};
 use vigil_tests::FakeKubelet;
 
-use crate::agent_support::{agents_ready, changed, sample_rollout, snapshot};
+use crate::agent_support::{
+    agents_ready, changed, installed_agent_yaml, sample_rollout, slack_secret, snapshot,
+};
 use crate::support::{scratch, tenant_name, vigil_env};
 
 const WEBHOOK: &str = "https://hooks.slack.com/services/T0IT/B0IT/lifecycle-secret-value";
@@ -109,22 +111,9 @@ async fn install_upgrade_uninstall_on_every_node() {
     );
     assert!(!run.stdout.contains(WEBHOOK) && !run.stderr.contains(WEBHOOK));
     agents_ready(&client, &ns, &nodes, "ghcr.io/vigil-dev/vigil-agent:0.1.0").await;
-    let secret: Api<Secret> = Api::namespaced(client.clone(), &ns);
-    let data = secret
-        .get("vigil-agent-slack")
-        .await
-        .expect("secret")
-        .data
-        .expect("data");
+    let data = slack_secret(&client, &ns).await;
     assert_eq!(data["webhook"].0, WEBHOOK.as_bytes());
-    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), &ns);
-    let agent_yaml = cms
-        .get("vigil-agent-config")
-        .await
-        .expect("cm")
-        .data
-        .expect("data")["agent.yaml"]
-        .clone();
+    let agent_yaml = installed_agent_yaml(&client, &ns).await;
     assert!(!agent_yaml.contains(WEBHOOK), "{agent_yaml}");
     assert!(
         agent_yaml.contains("file: /etc/vigil-slack/webhook"),
@@ -190,6 +179,7 @@ async fn install_upgrade_uninstall_on_every_node() {
         "ledger": {"PodCrashLooping/acme/influxdb@1": {"channel": "C0NOC", "at_ms": now.as_millisecond(), "resolved": false}},
         "outbox": [{"seq": 1}, {"seq": 2}],
     });
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), &ns);
     let cm: ConfigMap = serde_json::from_value(json!({
         "metadata": {"name": "vigil-agent-leader", "labels": {
             "app.kubernetes.io/name": "vigil-agent",
@@ -341,13 +331,7 @@ async fn install_upgrade_uninstall_on_every_node() {
         new_template, old_template,
         "the pod template differs only in image and checksum"
     );
-    let agent_yaml = cms
-        .get("vigil-agent-config")
-        .await
-        .expect("cm")
-        .data
-        .expect("data")["agent.yaml"]
-        .clone();
+    let agent_yaml = installed_agent_yaml(&client, &ns).await;
     assert!(
         agent_yaml.contains("for: 10s") && agent_yaml.contains("repeat_interval: 2h"),
         "{agent_yaml}"
@@ -406,23 +390,10 @@ async fn install_upgrade_uninstall_on_every_node() {
         run.stdout
     );
     assert!(!run.stdout.contains(acme) && !run.stderr.contains(acme));
-    let secrets2: Api<Secret> = Api::namespaced(client.clone(), &ns2);
-    let data = secrets2
-        .get("vigil-agent-slack")
-        .await
-        .expect("secret")
-        .data
-        .expect("data");
+    let data = slack_secret(&client, &ns2).await;
     assert_eq!(data["webhook"].0, WEBHOOK.as_bytes(), "the default is kept");
     assert_eq!(data["tenant.acme.webhook"].0, acme.as_bytes());
-    let cms2: Api<ConfigMap> = Api::namespaced(client.clone(), &ns2);
-    let yaml2 = cms2
-        .get("vigil-agent-config")
-        .await
-        .expect("cm")
-        .data
-        .expect("data")["agent.yaml"]
-        .clone();
+    let yaml2 = installed_agent_yaml(&client, &ns2).await;
     assert!(
         yaml2.contains("file: /etc/vigil-slack/tenant.acme.webhook"),
         "{yaml2}"

@@ -175,3 +175,24 @@ pub async fn sample_rollout(
     }
     (most_missing, upgraded)
 }
+
+/// The data of the agent's Slack Secret in `ns`.
+pub async fn slack_secret(client: &Client, ns: &str) -> BTreeMap<String, k8s_openapi::ByteString> {
+    let api: Api<Secret> = Api::namespaced(client.clone(), ns);
+    api.get("vigil-agent-slack")
+        .await
+        .expect("secret")
+        .data
+        .expect("data")
+}
+
+/// The agent's `agent.yaml` as installed in `ns`.
+pub async fn installed_agent_yaml(client: &Client, ns: &str) -> String {
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), ns);
+    api.get("vigil-agent-config")
+        .await
+        .expect("cm")
+        .data
+        .expect("data")["agent.yaml"]
+        .clone()
+}

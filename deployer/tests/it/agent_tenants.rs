@@ -2,9 +2,7 @@
 //! `vigil agent install --slack-tenant-webhooks-from-tenants`: the agent never reads a
 //! tenant's Secret itself, and nothing is printed.
 
-use k8s_openapi::api::core::v1::{ConfigMap, Secret};
-use kube::api::Api;
-
+use crate::agent_support::{installed_agent_yaml, slack_secret};
 use crate::support::{scratch, tenant_name, vigil_env, write_tenant};
 
 const NOC: &str = "https://hooks.slack.com/services/TNOC/BNOC/noc-secret-value";
@@ -73,24 +71,11 @@ async fn tenant_webhooks_are_routed_from_the_tenants() {
     for secret in [NOC, ACME] {
         assert!(!run.stdout.contains(secret) && !run.stderr.contains(secret));
     }
-    let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
-    let data = secrets
-        .get("vigil-agent-slack")
-        .await
-        .expect("secret")
-        .data
-        .expect("data");
+    let data = slack_secret(&client, &ns).await;
     assert_eq!(data["webhook"].0, NOC.as_bytes());
     assert_eq!(data[&format!("tenant.{tenant}.webhook")].0, ACME.as_bytes());
     assert!(!data.contains_key(&format!("tenant.{quiet}.webhook")));
-    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), &ns);
-    let yaml = cms
-        .get("vigil-agent-config")
-        .await
-        .expect("cm")
-        .data
-        .expect("data")["agent.yaml"]
-        .clone();
+    let yaml = installed_agent_yaml(&client, &ns).await;
     assert!(
         yaml.contains(&format!("file: /etc/vigil-slack/tenant.{tenant}.webhook")),
         "{yaml}"
