@@ -4,6 +4,7 @@
 mod fake_kubelet;
 mod sandbox;
 mod slack_recorder;
+mod snmpsim;
 mod wait;
 
 pub use fake_kubelet::{
@@ -11,6 +12,7 @@ pub use fake_kubelet::{
 };
 pub use sandbox::{Sandbox, SandboxError, client_from_kubeconfig, in_ci, sandbox};
 pub use slack_recorder::{Failure as SlackFailure, Recorded, SlackRecorder, wait_for};
+pub use snmpsim::{SetValue, SnmpSim};
 pub use wait::eventually;
 
 /// An HTTP client for tests (installs rustls' ring provider once, as vigil's binaries do).

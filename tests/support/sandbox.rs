@@ -34,6 +34,8 @@ pub struct Sandbox {
     /// More addresses snmpsim answers on (same recordings), one per simulated device.
     pub snmpsim_extra: Vec<SocketAddr>,
     pub snmpsim_data: PathBuf,
+    /// `snmpsim-command-responder`, for tests that run a private simulator ([`crate::SnmpSim`]).
+    pub snmpsim_bin: PathBuf,
     /// ICMP test hosts by name: `up`, `slow` (+50 ms), `lossy` (30 %), `down` (never answers).
     pub icmp_hosts: BTreeMap<String, IpAddr>,
 }
@@ -170,6 +172,7 @@ impl Sandbox {
                     .collect::<Result<_, _>>()?
             },
             snmpsim_data: PathBuf::from(get("VIGIL_SNMPSIM_DATA")?),
+            snmpsim_bin: PathBuf::from(get("VIGIL_SNMPSIM_BIN")?),
             icmp_hosts,
             dir,
         })

@@ -153,6 +153,24 @@ impl Drop for Agent {
     }
 }
 
+/// One sample of the agent's `/metrics` at `listen`; `name` may include labels.
+pub async fn metric(listen: &str, name: &str) -> Result<f64, String> {
+    let t = vigil_tests::http()
+        .get(format!("http://{listen}/metrics"))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .text()
+        .await
+        .map_err(|e| e.to_string())?;
+    t.lines()
+        .find_map(|l| {
+            l.strip_prefix(&format!("{name} "))
+                .and_then(|v| v.parse().ok())
+        })
+        .ok_or_else(|| format!("{name} not in /metrics"))
+}
+
 /// A free loopback TCP port.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -12,6 +12,7 @@ mod alerts_maintenance;
 mod alerts_nodes;
 mod alerts_pods;
 mod alerts_restart;
+mod alerts_snmp;
 mod alerts_workloads;
 mod cli;
 mod common;

@@ -6,28 +6,11 @@ use std::time::{Duration, Instant};
 
 use vigil_tests::eventually;
 
-use crate::common::{Agent, TempDir, free_port, influxql, rows, secret};
+use crate::common::{Agent, TempDir, free_port, influxql, metric, rows, secret};
 use crate::influxd::Influxd;
 
 const INTERVAL_NS: i64 = 2_000_000_000;
 const OUTAGE: Duration = Duration::from_secs(120);
-
-async fn metric(listen: &str, name: &str) -> Result<f64, String> {
-    let t = vigil_tests::http()
-        .get(format!("http://{listen}/metrics"))
-        .send()
-        .await
-        .map_err(|e| e.to_string())?
-        .text()
-        .await
-        .map_err(|e| e.to_string())?;
-    t.lines()
-        .find_map(|l| {
-            l.strip_prefix(&format!("{name} "))
-                .and_then(|v| v.parse().ok())
-        })
-        .ok_or_else(|| format!("{name} not in /metrics"))
-}
 
 /// Timestamps of one query's rows, with how many rows each timestamp has.
 async fn timestamps(url: &str, db: &str, q: &str) -> BTreeMap<i64, usize> {
