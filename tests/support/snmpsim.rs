@@ -167,12 +167,11 @@ impl SnmpSim {
     pub async fn get(&self, oid: &str) -> anyhow::Result<String> {
         let oid = parse_oid(oid)?;
         let mut s = self.session().await?;
-        let pdu = tokio::time::timeout(Duration::from_millis(500), s.get(&oid))
+        let mut pdu = tokio::time::timeout(Duration::from_millis(500), s.get(&oid))
             .await
             .context("no answer")??;
         let text = pdu
             .varbinds
-            .into_iter()
             .next()
             .map(|(_, v)| format!("{v:?}"))
             .context("empty answer")?;
