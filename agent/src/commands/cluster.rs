@@ -113,6 +113,8 @@ impl Parts {
     }
 
     /// Loads state, starts watchers, waits for their lists and evaluates until `stop`.
+    /// `ready`, if given, is set once the state is loaded and every watcher has listed:
+    /// from then on `/readyz` answers 200 (a DaemonSet rollout waits for it).
     async fn run_scope(
         &self,
         name: &str,
@@ -120,6 +122,7 @@ impl Parts {
         watch: Watch,
         stop: watch::Receiver<bool>,
         on_shared: impl FnOnce(Arc<Shared>),
+        ready: Option<Arc<Metrics>>,
     ) {
         let mut stop_load = stop.clone();
         let Some(shared) = runner::load(&store, &mut stop_load).await else {
@@ -143,6 +146,9 @@ impl Parts {
             _ = async { while s.changed().await.is_ok() && !*s.borrow() {} } => return,
         }
         tracing::info!(scope = %name, "watchers synced");
+        if let Some(m) = ready {
+            m.ready.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         self.scope(name, store)
             .run(shared, source, trigger, stop)
             .await;
@@ -226,13 +232,15 @@ pub async fn cluster(
             };
             let p = parts.clone();
             let stop = stop_rx.clone();
+            let ready = health.clone();
             tasks.spawn(async move {
                 let watch = Watch {
                     pods: Some(PodScope::All),
                     cluster: true,
                     node_selector: p.cfg.node_selector.clone(),
                 };
-                p.run_scope("cluster", store, watch, stop, |_| {}).await;
+                p.run_scope("cluster", store, watch, stop, |_| {}, Some(ready))
+                    .await;
             });
         }
         Some(node) => {
@@ -254,15 +262,28 @@ pub async fn cluster(
                 let remote_api: Api<ConfigMap> = Api::namespaced(client.clone(), &cfg.namespace);
                 let remote_name = format!("{}-leader", cfg.prefix);
                 let remote_stop = stop_rx.clone();
+                let ready = health.clone();
                 tasks.spawn(async move {
                     let watch = Watch {
                         pods: Some(PodScope::Node(node)),
                         cluster: false,
                         node_selector: None,
                     };
-                    p.run_scope(&scope, store, watch, stop, move |shared| {
-                        tokio::spawn(watch_remote(remote_api, remote_name, shared, remote_stop));
-                    })
+                    p.run_scope(
+                        &scope,
+                        store,
+                        watch,
+                        stop,
+                        move |shared| {
+                            tokio::spawn(watch_remote(
+                                remote_api,
+                                remote_name,
+                                shared,
+                                remote_stop,
+                            ));
+                        },
+                        Some(ready),
+                    )
                     .await;
                 });
             }
@@ -278,9 +299,6 @@ pub async fn cluster(
             tasks.spawn(lead(p, leader_store, lead_rx));
         }
     }
-    health
-        .ready
-        .store(true, std::sync::atomic::Ordering::Relaxed);
     shutdown_signal().await;
     health
         .ready
@@ -311,7 +329,7 @@ async fn lead(parts: Arc<Parts>, store: Store, mut leading: watch::Receiver<bool
                 cluster: true,
                 node_selector: p.cfg.node_selector.clone(),
             };
-            p.run_scope("leader", s, watch, rx, |_| {}).await;
+            p.run_scope("leader", s, watch, rx, |_| {}, None).await;
         });
         while *leading.borrow() {
             if leading.changed().await.is_err() {

@@ -1,6 +1,7 @@
 //! The DaemonSet layout: one agent per node, each watching only its node's pods, plus the
 //! leader's workload rules. A crash-looping pod of a Deployment that is missing a replica is
 //! folded by its node's agent into the leader's workload incident thread: one incident.
+//! `/readyz` waits for the watchers to sync.
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::{Api, PostParams};
 use serde_json::json;
@@ -114,4 +115,92 @@ async fn node_agents_fold_their_pods_into_the_leaders_workload_incident() {
     );
     assert_eq!(parents(&reqs, "Deployment/web").len(), 1);
     kubelet.shutdown().await.unwrap();
+}
+
+/// Forwards loopback TCP connections on `listener` to `target` (the API server), so a test
+/// decides when the API server becomes reachable.
+async fn forward(listener: tokio::net::TcpListener, target: String) {
+    while let Ok((mut inbound, _)) = listener.accept().await {
+        let target = target.clone();
+        tokio::spawn(async move {
+            if let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await {
+                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+            }
+        });
+    }
+}
+
+async fn probe(listen: &str, path: &str) -> Result<u16, String> {
+    vigil_tests::http()
+        .get(format!("http://{listen}{path}"))
+        .send()
+        .await
+        .map(|r| r.status().as_u16())
+        .map_err(|e| e.to_string())
+}
+
+/// `/readyz` means "the alert state is loaded and every watcher has listed", which a
+/// DaemonSet rollout waits for: with the API server out of reach the agent is live
+/// (`/healthz` 200) but not ready (503); once the API server can be reached it becomes ready.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_answers_200_only_once_the_watchers_have_synced() {
+    let sb = require_sandbox!();
+    let dir = TempDir::new("alerts-readyz");
+    let rec = SlackRecorder::start().await.unwrap();
+    let kubeconfig = std::fs::read_to_string(&sb.kubeconfig).unwrap();
+    let api = kubeconfig
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("server: https://"))
+        .unwrap()
+        .to_string();
+    let port = crate::common::free_port();
+    let unreachable = dir.file(
+        "kubeconfig",
+        &kubeconfig.replace(&api, &format!("127.0.0.1:{port}")),
+    );
+    let listen = format!("127.0.0.1:{}", crate::common::free_port());
+    let cfg = bot_config(
+        &dir,
+        &rec.api_url(),
+        "default",
+        &format!(
+            "  kubeconfig: {}\n  listen: \"{listen}\"\n  state_file: {}",
+            unreachable.display(),
+            dir.path().join("state.json").display()
+        ),
+        "",
+    );
+    let agent = Agent::start(sb, &dir, &cfg, None, "a");
+    vigil_tests::eventually(
+        "the agent tried the API server and failed",
+        LONG,
+        || async {
+            let live = probe(&listen, "/healthz").await?;
+            let failed = agent.logs().contains("watch failed");
+            if live == 200 && failed {
+                Ok(())
+            } else {
+                Err(format!("/healthz {live}, watch failed logged: {failed}"))
+            }
+        },
+    )
+    .await;
+    assert_eq!(
+        probe(&listen, "/readyz").await,
+        Ok(503),
+        "ready without the API"
+    );
+
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
+    tokio::spawn(forward(listener, api));
+    vigil_tests::eventually("/readyz answers 200", LONG, || async {
+        match probe(&listen, "/readyz").await? {
+            200 => Ok(()),
+            s => Err(format!("/readyz {s}")),
+        }
+    })
+    .await;
+    assert!(agent.logs().contains("watchers synced"), "{}", agent.logs());
 }
