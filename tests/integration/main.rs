@@ -6,6 +6,7 @@ mod icmp;
 mod influxdb;
 mod kubernetes;
 mod snmp;
+mod tenant_alerts;
 
 /// A short suffix that keeps names unique across tests and runs sharing one sandbox.
 fn unique(prefix: &str) -> String {

@@ -167,6 +167,15 @@ fn cases() -> Vec<Case> {
             ],
         ),
         case(
+            "Slack routes by device tags",
+            "  alerts:\n    slack:\n      webhook: {env: HOME}\n      channel: \"#noc\"\n      routes: [{tags: {role: core}, channel: \"#core\"}]\n",
+            &[
+                "spec.alerts.slack.routes",
+                "posts only to its own channel",
+                "remove `routes`",
+            ],
+        ),
+        case(
             "Slack channel without #",
             "  alerts:\n    slack: {webhook: {env: HOME}, channel: noc}\n",
             &["spec.alerts.slack.channel", "#name"],

@@ -196,6 +196,13 @@ impl Deliverer {
                 resolved: false,
             }))
         };
+        if !self
+            .routes
+            .posts(n.signal.scope.tenant.as_deref(), n.signal.severity)
+        {
+            // below the destination's `min_severity`: dropped from the outbox, never posted
+            return Ok(Step::Skip);
+        }
         let thread = self.thread_of(&n.thread);
         let thread_ts = thread.as_ref().and_then(|d| d.ts.clone());
         match n.kind {

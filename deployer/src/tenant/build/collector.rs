@@ -1,6 +1,7 @@
 //! The collector: `vigil-agent run` with its configuration (vigil-agent's own format) in a
 //! ConfigMap and credentials mounted from a Secret: the ConfigMap names files, never values.
-//! Slack routing for the tenant's alerts goes into a second ConfigMap, `NAME-alerts`.
+//! With `spec.alerts.slack`, the same ConfigMap holds `alerts.yaml`: the collector's device
+//! alerting (vigil-agent's alert format), posting to the webhook in the credentials Secret.
 
 use std::collections::BTreeMap;
 
@@ -20,6 +21,9 @@ pub const HEALTH_PORT: i32 = 9273;
 const UID: i64 = 65532;
 pub const CONFIG_DIR: &str = "/etc/vigil/config";
 pub const CONFIG_PATH: &str = "/etc/vigil/config/collector.yaml";
+pub const ALERTS_PATH: &str = "/etc/vigil/config/alerts.yaml";
+/// Alert state (outbox and ledger) beside the spool: survives container restarts.
+const ALERT_STATE: &str = "/var/lib/vigil-agent/alerts-state.json";
 const CREDENTIALS_DIR: &str = "/etc/vigil/credentials";
 const SPOOL_DIR: &str = "/var/lib/vigil-agent/spool";
 const PASSWORD_ENV: &str = "VIGIL_INFLUXDB_PASSWORD";
@@ -40,6 +44,10 @@ pub struct AgentSection {
     /// and the self-metrics are keyed by it.
     pub name: String,
     pub listen: String,
+    /// Device alerts are this tenant's: they go to its Slack webhook.
+    pub tenant: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alerts: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -120,29 +128,38 @@ pub struct Key<P> {
     pub password: Ref,
 }
 
-/// `alerts.yaml`: where the tenant's alerts go (the webhook is the Secret key `slack-webhook`).
+/// `alerts.yaml` in vigil-agent's alert format: the device rules with their defaults, the
+/// tenant's webhook (a file from the credentials Secret), its least severity and digest.
 #[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
 pub struct AlertsConfig {
-    pub tenant: String,
-    pub slack: SlackConfig,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SlackConfig {
-    pub webhook_secret: SecretKeyRef,
-    pub channel: String,
-    pub min_severity: Severity,
-    pub routes: Vec<crate::tenant::validate::SlackRoute>,
+    pub cluster: AlertsCluster,
+    pub slack: AlertsSlack,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub digest_schedule: Option<crate::tenant::validate::CronSchedule>,
+    pub digest: Option<Digest>,
 }
 
 #[derive(Debug, Serialize)]
-pub struct SecretKeyRef {
+pub struct AlertsCluster {
+    /// Shown in every message.
     pub name: String,
-    pub key: String,
+    pub state_file: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AlertsSlack {
+    pub default: Destination,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Destination {
+    pub webhook: Ref,
+    pub min_severity: Severity,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Digest {
+    /// With seconds, as vigil-agent reads it.
+    pub cron: String,
 }
 
 /// Each credential vigil copies into `NAME-collector-credentials`: (key, reference, spec path).
@@ -239,6 +256,8 @@ pub fn config(t: &Tenant) -> AgentConfig {
         agent: AgentSection {
             name: name(t, "collector"),
             listen: format!("0.0.0.0:{HEALTH_PORT}"),
+            tenant: t.name.to_string(),
+            alerts: t.slack.is_some().then(|| ALERTS_PATH.to_owned()),
         },
         spool: SpoolSection {
             dir: SPOOL_DIR.into(),
@@ -271,29 +290,37 @@ pub fn config(t: &Tenant) -> AgentConfig {
 fn alerts(t: &Tenant) -> Option<AlertsConfig> {
     let s = t.slack.as_ref()?;
     Some(AlertsConfig {
-        tenant: t.name.to_string(),
-        slack: SlackConfig {
-            webhook_secret: SecretKeyRef {
-                name: name(t, "collector-credentials"),
-                key: "slack-webhook".into(),
-            },
-            channel: s.channel.clone(),
-            min_severity: s.min_severity,
-            routes: s.routes.clone(),
-            digest_schedule: s.digest_schedule.clone(),
+        cluster: AlertsCluster {
+            name: name(t, "collector"),
+            state_file: ALERT_STATE.into(),
         },
+        slack: AlertsSlack {
+            default: Destination {
+                webhook: Ref {
+                    env: None,
+                    file: Some(format!("{CREDENTIALS_DIR}/slack-webhook")),
+                },
+                min_severity: s.min_severity,
+            },
+        },
+        digest: s.digest_schedule.as_ref().map(|c| Digest {
+            cron: c.with_seconds(),
+        }),
     })
 }
 
 pub(super) fn objects(t: &Tenant, opts: &Options) -> Result<Vec<Object>, Error> {
     let c = Component::Collector;
-    let yaml = serde_yaml::to_string(&config(t)).unwrap_or_default();
+    let mut yaml = serde_yaml::to_string(&config(t)).unwrap_or_default();
+    let mut data = BTreeMap::from([("collector.yaml".to_owned(), yaml.clone())]);
+    if let Some(alerts) = alerts(t) {
+        let text = serde_yaml::to_string(&alerts).unwrap_or_default();
+        yaml.push_str(&text);
+        data.insert("alerts.yaml".to_owned(), text);
+    }
     let cm = ConfigMap {
         metadata: meta(t, c, name(t, "collector-config")),
-        data: Some(BTreeMap::from([(
-            "collector.yaml".to_owned(),
-            yaml.clone(),
-        )])),
+        data: Some(data),
         ..Default::default()
     };
     let mut deployment = deployment(t);
@@ -311,17 +338,6 @@ pub(super) fn objects(t: &Tenant, opts: &Options) -> Result<Vec<Object>, Error> 
         )]));
     }
     let mut out = vec![Object::typed(&cm)?];
-    if let Some(alerts) = alerts(t) {
-        let cm = ConfigMap {
-            metadata: meta(t, c, name(t, "alerts")),
-            data: Some(BTreeMap::from([(
-                "alerts.yaml".to_owned(),
-                serde_yaml::to_string(&alerts).unwrap_or_default(),
-            )])),
-            ..Default::default()
-        };
-        out.push(Object::typed(&cm)?);
-    }
     out.push(Object::typed(&deployment)?);
     out.push(workload::pdb(t, c, opts)?);
     Ok(out)

@@ -156,16 +156,7 @@ pub struct Slack {
     pub webhook: CredentialRef,
     pub channel: String,
     pub min_severity: Severity,
-    pub routes: Vec<SlackRoute>,
     pub digest_schedule: Option<CronSchedule>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SlackRoute {
-    pub tags: BTreeMap<String, String>,
-    pub min_severity: Severity,
-    pub channel: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -459,36 +450,15 @@ fn slack(c: &mut Checker, s: &spec::SlackSpec, base: &Path) -> Option<Slack> {
         "spec.alerts.slack.minSeverity",
         s.min_severity.as_deref(),
     );
-    let routes = s
-        .routes
-        .iter()
-        .enumerate()
-        .map(|(i, r)| {
-            let path = format!("spec.alerts.slack.routes[{i}]");
-            channel(c, &format!("{path}.channel"), &r.channel);
-            if r.tags.is_empty() {
-                c.push(Problem::new(
-                    &format!("{path}.tags"),
-                    "a route without tags would take every alert",
-                    "give the device tags this route is for, e.g. tags: {role: core}",
-                ));
-            }
-            for (k, v) in &r.tags {
-                if let Some(p) = devices::tag_problem(&format!("{path}.tags.{k}"), k, v) {
-                    c.push(p);
-                }
-            }
-            SlackRoute {
-                tags: r.tags.clone(),
-                min_severity: severity(
-                    c,
-                    &format!("{path}.minSeverity"),
-                    r.min_severity.as_deref(),
-                ),
-                channel: r.channel.clone(),
-            }
-        })
-        .collect();
+    if !s.routes.is_empty() {
+        // An incoming webhook posts only to the channel it was created for, so routing
+        // alerts to other channels would need one webhook per route.
+        c.push(Problem::new(
+            "spec.alerts.slack.routes",
+            "routing by device tags is not supported: a Slack webhook posts only to its own channel",
+            "remove `routes`; every alert of the tenant goes to its webhook (use minSeverity to leave out less severe alerts)",
+        ));
+    }
     let digest_schedule = s
         .digest_schedule
         .as_deref()
@@ -497,7 +467,6 @@ fn slack(c: &mut Checker, s: &spec::SlackSpec, base: &Path) -> Option<Slack> {
         webhook: webhook?,
         channel: s.channel.clone(),
         min_severity,
-        routes,
         digest_schedule,
     })
 }

@@ -144,17 +144,7 @@ pub struct CronSchedule(String);
 
 impl CronSchedule {
     pub fn parse(path: &str, raw: &str) -> Result<Self, Problem> {
-        let fields = raw.split_whitespace().count();
-        // The cron crate wants seconds first; Kubernetes-style schedules have five fields.
-        let parsed = (fields == 5)
-            .then(|| raw.parse::<cron::Schedule>().ok())
-            .flatten()
-            .or_else(|| {
-                (fields == 5)
-                    .then(|| format!("0 {raw}").parse::<cron::Schedule>().ok())
-                    .flatten()
-            });
-        match parsed {
+        match Self::translate(raw) {
             Some(_) => Ok(Self(raw.to_owned())),
             None => Err(Problem::new(
                 path,
@@ -162,6 +152,67 @@ impl CronSchedule {
                 "write five fields: minute hour day-of-month month day-of-week, e.g. \"0 8 * * 1-5\"",
             )),
         }
+    }
+
+    /// The same schedule for the cron crate (vigil-agent's format): a seconds field first,
+    /// and day-of-week numbers as names, because the crate counts 1 = Sunday where the
+    /// five-field form counts 0 (or 7) = Sunday, 1 = Monday.
+    pub fn with_seconds(&self) -> String {
+        Self::translate(&self.0).unwrap_or_else(|| format!("0 {}", self.0))
+    }
+
+    fn translate(raw: &str) -> Option<String> {
+        const DAYS: [&str; 8] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+        let f: Vec<&str> = raw.split_whitespace().collect();
+        let [minute, hour, dom, month, dow] = f.as_slice() else {
+            return None;
+        };
+        let day = |d: &str| -> Option<String> {
+            match d.parse::<usize>() {
+                Ok(n) => DAYS.get(n).map(|s| (*s).to_owned()),
+                Err(_) => Some(d.to_owned()),
+            }
+        };
+        let items: Option<Vec<String>> = dow
+            .split(',')
+            .map(|item| {
+                let (range, step) = match item.split_once('/') {
+                    Some((r, s)) => (r, Some(s)),
+                    None => (item, None),
+                };
+                let range = if range == "*" {
+                    "*".to_owned()
+                } else {
+                    range
+                        .split('-')
+                        .map(day)
+                        .collect::<Option<Vec<_>>>()?
+                        .join("-")
+                };
+                Some(match step {
+                    Some(s) => format!("{range}/{s}"),
+                    None => range,
+                })
+            })
+            .collect();
+        let text = format!("0 {minute} {hour} {dom} {month} {}", items?.join(","));
+        text.parse::<cron::Schedule>().ok().map(|_| text)
+    }
+}
+
+#[cfg(test)]
+mod cron_tests {
+    use super::*;
+
+    #[test]
+    fn five_fields_become_the_agents_six_with_named_days() {
+        let c = CronSchedule::parse("x", "0 8 * * 1-5").unwrap();
+        assert_eq!(c.with_seconds(), "0 0 8 * * Mon-Fri");
+        let c = CronSchedule::parse("x", "30 6 * * 0,6").unwrap();
+        assert_eq!(c.with_seconds(), "0 30 6 * * Sun,Sat");
+        let c = CronSchedule::parse("x", "*/15 * * * *").unwrap();
+        assert_eq!(c.with_seconds(), "0 */15 * * * *");
+        assert!(CronSchedule::parse("x", "0 8 * * 9").is_err());
     }
 }
 
