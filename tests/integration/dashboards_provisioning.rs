@@ -4,10 +4,9 @@
 use std::collections::BTreeMap;
 
 use serde_json::Value;
-use vigil_deployer::tenant::Source;
-use vigil_deployer::tenant::build::{self, Options};
 
 use super::model::{self, DATASOURCE_UID};
+use crate::find;
 
 const TENANT: &str = "acme-dash";
 
@@ -15,29 +14,7 @@ fn manifests() -> Vec<(String, String, Value)> {
     let yaml = format!(
         "apiVersion: vigil.dev/v1alpha1\nkind: Tenant\nmetadata:\n  name: {TENANT}\nspec:\n  devices:\n  - name: core-sw-1\n    address: 10.20.0.1\n    snmp:\n      version: v2c\n      community: {{env: ACME_SNMP_COMMUNITY}}\n"
     );
-    let file = vigil_deployer::tenant::spec::parse("dashboards test", &yaml).expect("valid spec");
-    let source = Source {
-        origin: "dashboards test".into(),
-        file,
-        base: std::env::temp_dir(),
-    };
-    let tenant = source.validate().expect("valid tenant");
-    build::manifests(&tenant, &Options::default())
-        .expect("manifests build")
-        .into_iter()
-        .map(|o| {
-            let value = serde_json::to_value(&o.object).expect("object serialises");
-            (o.kind().to_owned(), o.name().to_owned(), value)
-        })
-        .collect()
-}
-
-fn find<'a>(objects: &'a [(String, String, Value)], kind: &str, name: &str) -> &'a Value {
-    objects
-        .iter()
-        .find(|(k, n, _)| k == kind && n == name)
-        .map(|(_, _, v)| v)
-        .unwrap_or_else(|| panic!("no {kind}/{name} in the rendered manifests"))
+    crate::render(&yaml, std::env::temp_dir()).1
 }
 
 /// `key: value` of a flat line in a small YAML document.

@@ -9,11 +9,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 use serde_yaml::Value as Yaml;
-use vigil_deployer::tenant::Source;
-use vigil_deployer::tenant::build::{self, Options};
+use vigil_deployer::tenant::build;
 use vigil_tests::{SlackRecorder, require_sandbox, wait_for};
 
-use crate::unique;
+use crate::{find, render, unique};
 
 struct Root(PathBuf);
 
@@ -28,14 +27,6 @@ impl Root {
     fn at(&self, pod_path: &str) -> PathBuf {
         self.0.join(pod_path.trim_start_matches('/'))
     }
-}
-
-fn find<'a>(objects: &'a [(String, String, Value)], kind: &str, name: &str) -> &'a Value {
-    objects
-        .iter()
-        .find(|(k, n, _)| k == kind && n == name)
-        .map(|(_, _, v)| v)
-        .unwrap_or_else(|| panic!("no {kind}/{name} in the rendered manifests"))
 }
 
 fn set(doc: &mut Yaml, path: &[&str], v: Yaml) {
@@ -70,22 +61,7 @@ spec:
         down = sb.icmp_host("down"),
         up = sb.icmp_host("up"),
     );
-    let file = vigil_deployer::tenant::spec::parse("tenant alerts test", &yaml).expect("spec");
-    let tenant_spec = Source {
-        origin: "tenant alerts test".into(),
-        file,
-        base: root.0.clone(),
-    }
-    .validate()
-    .expect("valid tenant");
-    let objects: Vec<(String, String, Value)> = build::manifests(&tenant_spec, &Options::default())
-        .expect("manifests")
-        .into_iter()
-        .map(|o| {
-            let v = serde_json::to_value(&o.object).expect("json");
-            (o.kind().to_owned(), o.name().to_owned(), v)
-        })
-        .collect();
+    let (tenant_spec, objects) = render(&yaml, root.0.clone());
 
     // lay out the collector's mounts as the kubelet would
     let deploy = find(&objects, "Deployment", &format!("{tenant}-collector"));

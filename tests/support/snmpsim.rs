@@ -82,14 +82,11 @@ impl SnmpSim {
         snmprec: &str,
     ) -> anyhow::Result<SnmpSim> {
         let data = dir.join("data");
-        let cache = dir.join("cache");
         std::fs::create_dir_all(&data)?;
-        std::fs::create_dir_all(&cache)?;
-        // snmpsim drops root to nobody, who must read the data and write the index
+        // snmpsim drops root to nobody, who must read the data
         for d in [&dir, &data] {
             std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755))?;
         }
-        std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o777))?;
         std::fs::write(data.join(format!("{community}.snmprec")), sorted(snmprec))?;
         let port = std::net::UdpSocket::bind("127.0.0.1:0")?
             .local_addr()?
@@ -114,9 +111,15 @@ impl SnmpSim {
             .create(true)
             .append(true)
             .open(self.dir.join("snmpsim.log"))?;
+        // a fresh index for every start: a restart never reuses what a killed process left
+        let cache = self.dir.join("cache");
+        let _ = std::fs::remove_dir_all(&cache);
+        std::fs::create_dir_all(&cache)?;
+        std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o777))?;
         let mut cmd = Command::new(&self.bin);
         cmd.arg(format!("--data-dir={}", self.dir.join("data").display()))
-            .arg(format!("--cache-dir={}", self.dir.join("cache").display()))
+            .arg(format!("--cache-dir={}", cache.display()))
+            .arg("--force-index-rebuild")
             .arg(format!("--agent-udpv4-endpoint={}", self.addr))
             .stdout(Stdio::null())
             .stderr(log);

@@ -260,3 +260,19 @@ pub async fn ledger_persisted(store: &vigil_agent::alerts::store::Store, inciden
     })
     .await;
 }
+
+/// How many "resolved after" replies the thread `ts` has.
+pub fn resolved_replies(reqs: &[Recorded], ts: &str) -> usize {
+    replies(reqs, ts)
+        .iter()
+        .filter(|r| r.text().contains("resolved after"))
+        .count()
+}
+
+/// The thread `ts` has its resolved reply and its parent was turned RESOLVED.
+pub fn thread_resolved(reqs: &[Recorded], ts: &str) -> bool {
+    resolved_replies(reqs, ts) > 0
+        && updates(reqs, ts)
+            .iter()
+            .any(|r| r.text().contains("RESOLVED"))
+}

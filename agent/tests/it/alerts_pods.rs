@@ -120,15 +120,7 @@ async fn each_pod_rule_fires_once_and_resolves_once_in_its_thread() {
             &rec,
             &format!("{rule} on {name} resolved in its thread"),
             LONG,
-            |reqs| {
-                let resolved = replies(reqs, ts)
-                    .iter()
-                    .any(|r| r.text().contains("resolved after"));
-                let updated = updates(reqs, ts)
-                    .iter()
-                    .any(|r| r.text().contains("RESOLVED"));
-                (resolved && updated).then_some(())
-            },
+            |reqs| thread_resolved(reqs, ts).then_some(()),
         )
         .await;
     }
@@ -146,11 +138,11 @@ async fn each_pod_rule_fires_once_and_resolves_once_in_its_thread() {
             "{rule} on {name}: exactly one incident message, got {}",
             ps.len()
         );
-        let resolved = replies(&reqs, ts)
-            .iter()
-            .filter(|r| r.text().contains("resolved after"))
-            .count();
-        assert_eq!(resolved, 1, "{rule} on {name}: resolved exactly once");
+        assert_eq!(
+            resolved_replies(&reqs, ts),
+            1,
+            "{rule} on {name}: resolved exactly once"
+        );
         assert!(ps[0].authorization.as_deref() == Some("Bearer xoxb-test-token"));
         assert_eq!(ps[0].channel(), Some("C-OPS"));
     }

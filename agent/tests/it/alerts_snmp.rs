@@ -8,7 +8,7 @@ use vigil_tests::{
     Recorded, Sandbox, SetValue, SlackRecorder, SnmpSim, eventually, require_sandbox,
 };
 
-use crate::alerts_common::{LONG, parents, replies, updates};
+use crate::alerts_common::{LONG, parents, resolved_replies, thread_resolved};
 use crate::common::{Agent, TempDir, free_port, metric, secret};
 use crate::influxd::Influxd;
 
@@ -167,13 +167,7 @@ devices:
     /// Waits until the thread `ts` has its resolved reply and its parent was updated.
     async fn resolved(&self, rule: &str, ts: &str) {
         vigil_tests::wait_for(&self.rec, &format!("{rule} resolved"), LONG, |reqs| {
-            let reply = replies(reqs, ts)
-                .iter()
-                .any(|r| r.text().contains("resolved after"));
-            let update = updates(reqs, ts)
-                .iter()
-                .any(|r| r.text().contains("RESOLVED"));
-            (reply && update).then_some(())
+            thread_resolved(reqs, ts).then_some(())
         })
         .await;
     }
@@ -184,11 +178,11 @@ devices:
         let ps = incidents(&reqs, rule, needle);
         assert_eq!(ps.len(), 1, "{rule}: exactly one incident message");
         let ts = ps[0].ts.clone().unwrap();
-        let resolved = replies(&reqs, &ts)
-            .iter()
-            .filter(|r| r.text().contains("resolved after"))
-            .count();
-        assert_eq!(resolved, 1, "{rule}: resolved exactly once");
+        assert_eq!(
+            resolved_replies(&reqs, &ts),
+            1,
+            "{rule}: resolved exactly once"
+        );
         assert_eq!(ps[0].channel(), Some("C-ACME"));
         assert!(
             reqs.iter()

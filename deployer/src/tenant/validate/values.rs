@@ -200,22 +200,6 @@ impl CronSchedule {
     }
 }
 
-#[cfg(test)]
-mod cron_tests {
-    use super::*;
-
-    #[test]
-    fn five_fields_become_the_agents_six_with_named_days() {
-        let c = CronSchedule::parse("x", "0 8 * * 1-5").unwrap();
-        assert_eq!(c.with_seconds(), "0 0 8 * * Mon-Fri");
-        let c = CronSchedule::parse("x", "30 6 * * 0,6").unwrap();
-        assert_eq!(c.with_seconds(), "0 30 6 * * Sun,Sat");
-        let c = CronSchedule::parse("x", "*/15 * * * *").unwrap();
-        assert_eq!(c.with_seconds(), "0 */15 * * * *");
-        assert!(CronSchedule::parse("x", "0 8 * * 9").is_err());
-    }
-}
-
 /// A container image reference that is pinned to a tag other than `latest` or to a digest.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(transparent)]
@@ -275,6 +259,17 @@ mod tests {
         assert_eq!(Duration::parse("30"), None);
         assert_eq!(Duration::parse("1.5h"), None);
         assert_eq!(Duration::from_secs(2592000).to_string(), "30d");
+    }
+
+    #[test]
+    fn five_fields_become_the_agents_six_with_named_days() {
+        let c = CronSchedule::parse("x", "0 8 * * 1-5").unwrap();
+        assert_eq!(c.with_seconds(), "0 0 8 * * Mon-Fri");
+        let c = CronSchedule::parse("x", "30 6 * * 0,6").unwrap();
+        assert_eq!(c.with_seconds(), "0 30 6 * * Sun,Sat");
+        let c = CronSchedule::parse("x", "*/15 * * * *").unwrap();
+        assert_eq!(c.with_seconds(), "0 */15 * * * *");
+        assert!(CronSchedule::parse("x", "0 8 * * 9").is_err());
     }
 
     #[test]
