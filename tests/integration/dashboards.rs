@@ -3,7 +3,7 @@
 //! and their provisioning in the rendered tenant manifests.
 
 #[path = "dashboards_collector.rs"]
-mod collector;
+pub(crate) mod collector;
 #[path = "dashboards_influxql.rs"]
 mod influxql;
 #[path = "dashboards_live.rs"]

@@ -2,7 +2,8 @@
 //! files of `NAME-collector-config` and the Slack webhook of `NAME-collector-credentials`
 //! are laid out where the Deployment mounts them (under a temporary root instead of `/`),
 //! the collector runs with that configuration against the sandbox, and DeviceDown for the
-//! host that never answers reaches the tenant's webhook once; the healthy host raises nothing.
+//! host that never answers reaches the tenant's webhook once; the healthy host raises nothing,
+//! and the incident is in the tenant's InfluxDB (`alerts`) where the dashboards look for it.
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -10,8 +11,9 @@ use std::time::Duration;
 use serde_json::Value;
 use serde_yaml::Value as Yaml;
 use vigil_deployer::tenant::build;
-use vigil_tests::{SlackRecorder, require_sandbox, wait_for};
+use vigil_tests::{SlackRecorder, eventually, require_sandbox, wait_for};
 
+use crate::dashboards::collector::{DropDatabase, Influx};
 use crate::{find, render, unique};
 
 struct Root(PathBuf);
@@ -136,6 +138,18 @@ spec:
     assert_eq!(alerts["digest"]["cron"].as_str(), Some("0 0 8 * * Mon-Fri"));
     std::fs::write(&alerts_path, serde_yaml::to_string(&alerts).expect("yaml")).expect("write");
 
+    let influx = Influx {
+        url: sb.influxdb_url.clone(),
+        db: unique("vigil_tenant_alerts").replace('-', "_"),
+    };
+    influx
+        .query(&format!("CREATE DATABASE \"{}\"", influx.db))
+        .await
+        .expect("create database");
+    let _drop = DropDatabase {
+        url: influx.url.clone(),
+        db: influx.db.clone(),
+    };
     let password = root.0.join("influx-password");
     std::fs::write(&password, "unused-without-auth").expect("password");
     set(
@@ -157,6 +171,11 @@ spec:
         serde_yaml::from_str(&format!("{{file: {}}}", password.display())).expect("ref"),
     );
     set(&mut collector, &["defaults", "interval"], Yaml::from("1s"));
+    set(
+        &mut collector,
+        &["output", "influxdb", "v1", "database"],
+        Yaml::from(influx.db.clone()),
+    );
     std::fs::write(
         &config_path,
         serde_yaml::to_string(&collector).expect("yaml"),
@@ -174,6 +193,21 @@ spec:
             .any(|r| r.text().contains("DeviceDown") && r.text().contains("Device/fw`"))
             .then_some(())
     })
+    .await;
+    let q = format!(
+        "SELECT count(\"firing\") FROM \"alerts\" WHERE \"rule\" = 'DeviceDown' AND \"device\" = 'fw' AND \"tenant\" = '{tenant}'"
+    );
+    eventually(
+        "DeviceDown in the tenant's alerts measurement",
+        Duration::from_secs(60),
+        || async {
+            let v = influx.query(&q).await?;
+            match v["results"][0]["series"][0]["values"][0][1].as_i64() {
+                Some(n) if n >= 1 => Ok(()),
+                _ => Err(format!("{v}")),
+            }
+        },
+    )
     .await;
     run.abort();
     let reqs = rec.delivered();

@@ -1,11 +1,12 @@
 //! Device alerting inside the tenant collector: the collector hands every batch of points
 //! and every SNMP poll outcome to a [`DeviceAlerting`] handle; the device rules, the same
 //! engine and the same Slack delivery as the cluster agent run beside the pollers, with
-//! their state in a local file. Spool overflows arrive through the collector's telemetry
+//! their state in a local file; state changes go to the collector's own InfluxDB as the
+//! `alerts` measurement, which the tenant's dashboards show. Spool overflows arrive through the collector's telemetry
 //! events. Wiring in `vigil-agent run`:
 //!
 //! ```ignore
-//! let alerting = DeviceAlerting::start(&cluster_config, &agent_name, tenant, &metrics, stop_rx.clone()).await?;
+//! let alerting = DeviceAlerting::start(&cluster_config, &agent_name, tenant, &metrics, Some(batcher.clone()), stop_rx.clone()).await?;
 //! // wherever points go to the InfluxDB batcher:
 //! alerting.observe(&points);
 //! // after each SNMP poll:
@@ -23,6 +24,7 @@ use super::runner::{self, Scope, SignalSource};
 use super::signal::Signal;
 use super::store::Store;
 use crate::point::Point;
+use crate::sinks::influxdb::BatcherHandle;
 use crate::sinks::slack::Renderer;
 use crate::telemetry::{Event, Metrics};
 
@@ -69,11 +71,13 @@ pub struct DeviceAlerting {
 
 impl DeviceAlerting {
     /// Loads the state (`cluster.state_file`, required) and starts evaluation and delivery.
+    /// With `influx`, every state change is also written as a point of `alerts`.
     pub async fn start(
         cfg: &ClusterConfig,
         agent: &str,
         tenant: Option<String>,
         metrics: &Metrics,
+        influx: Option<BatcherHandle>,
         stop: watch::Receiver<bool>,
     ) -> Result<DeviceAlerting, String> {
         let path = cfg.state_file.clone().ok_or_else(|| {
@@ -100,7 +104,7 @@ impl DeviceAlerting {
             engine: cfg.engine.clone(),
             routes: Arc::new(cfg.routes.clone()),
             renderer,
-            influx: None,
+            influx,
             evaluation_interval: cfg.evaluation_interval,
         };
         tokio::spawn(scope.run(shared, source, trigger.clone(), stop));

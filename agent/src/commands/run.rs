@@ -94,6 +94,7 @@ pub async fn run(config: Config, stop_after: Option<Duration>) -> Result<String,
                 &config.agent.name,
                 config.agent.tenant.clone(),
                 &metrics,
+                Some(handle.clone()),
                 stop_rx.clone(),
             )
             .await

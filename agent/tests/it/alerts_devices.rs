@@ -50,6 +50,7 @@ slack: {{default: {{webhook: {hook}}}, min_interval: 100ms}}",
         "collector-it",
         Some("acme".into()),
         &metrics,
+        None,
         stop_rx,
     )
     .await
