@@ -2,7 +2,8 @@
 //! files of `NAME-collector-config` and the Slack webhook of `NAME-collector-credentials`
 //! are laid out where the Deployment mounts them (under a temporary root instead of `/`),
 //! the collector runs with that configuration against the sandbox, and DeviceDown for the
-//! host that never answers reaches the tenant's webhook once; the healthy host raises nothing,
+//! host that never answers (tagged `role: core`) reaches the core route's webhook once, the
+//! 30 %-loss host's PacketLoss the tenant's own webhook; the healthy host raises nothing,
 //! and the incident is in the tenant's InfluxDB (`alerts`) where the dashboards look for it.
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -47,6 +48,8 @@ async fn rendered_collector_posts_device_down_to_the_tenants_webhook() {
     std::fs::create_dir_all(&root.0).expect("temp root");
     let hook_file = root.0.join("acme-slack-webhook");
     std::fs::write(&hook_file, rec.webhook_url("acme")).expect("hook");
+    let core_hook_file = root.0.join("acme-core-webhook");
+    std::fs::write(&core_hook_file, rec.webhook_url("acme-core")).expect("hook");
     let tenant = "acme-alerts-it";
     let yaml = format!(
         "apiVersion: vigil.dev/v1alpha1
@@ -54,14 +57,22 @@ kind: Tenant
 metadata: {{name: {tenant}}}
 spec:
   alerts:
-    slack: {{webhook: {{file: {hook}}}, channel: '#acme-noc', digestSchedule: '0 8 * * 1-5'}}
+    slack:
+      webhook: {{file: {hook}}}
+      channel: '#acme-noc'
+      digestSchedule: '0 8 * * 1-5'
+      routes:
+      - {{tags: {{role: core}}, channel: '#acme-core-oncall', webhook: {{file: {core_hook}}}}}
   devices:
-  - {{name: fw, address: {down}, icmp: true}}
-  - {{name: core, address: {up}, icmp: true}}
+  - {{name: fw, address: {down}, icmp: true, tags: {{role: core}}}}
+  - {{name: branch, address: {lossy}, icmp: true}}
+  - {{name: core, address: {up}, icmp: true, tags: {{role: core}}}}
 ",
         hook = hook_file.display(),
+        core_hook = core_hook_file.display(),
         down = sb.icmp_host("down"),
         up = sb.icmp_host("up"),
+        lossy = sb.icmp_host("lossy"),
     );
     let (tenant_spec, objects) = render(&yaml, root.0.clone());
 
@@ -103,10 +114,11 @@ spec:
         .into_iter()
         .map(|(k, _, _)| k)
         .collect();
-    assert!(keys.contains(&"slack-webhook".to_owned()), "{keys:?}");
+    assert_eq!(keys, ["slack-webhook", "slack-webhook-route-0"]);
     let cred_dir = root.at(&mounts["credentials"]);
     std::fs::create_dir_all(&cred_dir).expect("credentials dir");
     std::fs::copy(&hook_file, cred_dir.join("slack-webhook")).expect("webhook");
+    std::fs::copy(&core_hook_file, cred_dir.join("slack-webhook-route-0")).expect("webhook");
     std::fs::create_dir_all(root.at(&mounts["spool"])).expect("spool dir");
 
     // the collector's configuration: pod paths under the root, the sandbox's InfluxDB and
@@ -133,6 +145,8 @@ spec:
     let pod_path = |v: &Yaml| Yaml::from(root.at(v.as_str().expect("path")).display().to_string());
     let v = pod_path(&alerts["slack"]["default"]["webhook"]["file"]);
     set(&mut alerts, &["slack", "default", "webhook", "file"], v);
+    let route = &mut alerts["slack"]["default"]["routes"][0]["webhook"]["file"];
+    *route = pod_path(route);
     let v = pod_path(&alerts["cluster"]["state_file"]);
     set(&mut alerts, &["cluster", "state_file"], v);
     assert_eq!(alerts["digest"]["cron"].as_str(), Some("0 0 8 * * Mon-Fri"));
@@ -173,6 +187,11 @@ spec:
     set(&mut collector, &["defaults", "interval"], Yaml::from("1s"));
     set(
         &mut collector,
+        &["defaults", "icmp"],
+        serde_yaml::from_str("{count: 10, interval: 20ms, timeout: 500ms}").expect("icmp"),
+    );
+    set(
+        &mut collector,
         &["output", "influxdb", "v1", "database"],
         Yaml::from(influx.db.clone()),
     );
@@ -188,11 +207,25 @@ spec:
         config,
         Some(Duration::from_secs(120)),
     ));
-    wait_for(&rec, "DeviceDown for fw", Duration::from_secs(60), |reqs| {
+    let posted = |reqs: &[vigil_tests::Recorded], rule: &str, device: &str, hook: &str| {
         reqs.iter()
-            .any(|r| r.text().contains("DeviceDown") && r.text().contains("Device/fw`"))
-            .then_some(())
-    })
+            .filter(|r| {
+                r.method == format!("webhook/{hook}")
+                    && r.text().contains(rule)
+                    && r.text().contains(&format!("Device/{device}`"))
+            })
+            .count()
+    };
+    wait_for(
+        &rec,
+        "DeviceDown for fw, PacketLoss for branch",
+        Duration::from_secs(60),
+        |reqs| {
+            (posted(reqs, "DeviceDown", "fw", "acme-core") > 0
+                && posted(reqs, "PacketLoss", "branch", "acme") > 0)
+                .then_some(())
+        },
+    )
     .await;
     let q = format!(
         "SELECT count(\"firing\") FROM \"alerts\" WHERE \"rule\" = 'DeviceDown' AND \"device\" = 'fw' AND \"tenant\" = '{tenant}'"
@@ -211,15 +244,20 @@ spec:
     .await;
     run.abort();
     let reqs = rec.delivered();
-    assert!(
-        reqs.iter().all(|r| r.method == "webhook/acme"),
-        "the tenant's webhook"
+    assert_eq!(
+        posted(&reqs, "DeviceDown", "fw", "acme-core"),
+        1,
+        "the core route, once"
     );
     assert_eq!(
-        reqs.iter()
-            .filter(|r| r.text().contains("DeviceDown") && r.text().contains("Device/fw`"))
-            .count(),
-        1
+        posted(&reqs, "DeviceDown", "fw", "acme"),
+        0,
+        "routed, not also to the default"
+    );
+    assert_eq!(
+        posted(&reqs, "PacketLoss", "branch", "acme"),
+        1,
+        "the tenant's webhook, once"
     );
     assert!(
         !reqs.iter().any(|r| r.text().contains("Device/core`")),

@@ -6,12 +6,13 @@
 //! events. Wiring in `vigil-agent run`:
 //!
 //! ```ignore
-//! let alerting = DeviceAlerting::start(&cluster_config, &agent_name, tenant, &metrics, Some(batcher.clone()), stop_rx.clone()).await?;
+//! let alerting = DeviceAlerting::start(&cluster_config, &agent_name, tenant, device_tags, &metrics, Some(batcher.clone()), stop_rx.clone()).await?;
 //! // wherever points go to the InfluxDB batcher:
 //! alerting.observe(&points);
 //! // after each SNMP poll:
 //! alerting.snmp_poll(&device.name, ok);
 //! ```
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -76,6 +77,7 @@ impl DeviceAlerting {
         cfg: &ClusterConfig,
         agent: &str,
         tenant: Option<String>,
+        device_tags: BTreeMap<String, BTreeMap<String, String>>,
         metrics: &Metrics,
         influx: Option<BatcherHandle>,
         stop: watch::Receiver<bool>,
@@ -94,7 +96,7 @@ impl DeviceAlerting {
         let trigger = Arc::new(Notify::new());
         let source = DeviceSource {
             rules: Arc::new(cfg.rules.clone()),
-            devices: DeviceRules::new(agent, tenant),
+            devices: DeviceRules::new(agent, tenant).with_tags(device_tags),
             rx,
             events: metrics.subscribe(),
         };

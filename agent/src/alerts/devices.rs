@@ -17,6 +17,8 @@ pub const NO_ALERT: &str = "[noalert]";
 #[derive(Default)]
 struct Device {
     tenant: Option<String>,
+    /// The device's configured tags, for Slack routes.
+    tags: BTreeMap<String, String>,
     down_rounds: u32,
     /// (time, loss %, average RTT ms if any reply)
     pings: VecDeque<(Instant, f64, Option<f64>)>,
@@ -37,6 +39,8 @@ pub struct DeviceRules {
     /// The collector's name, used as the spool overflow's object.
     pub agent: String,
     pub tenant: Option<String>,
+    /// Configured tags by device name.
+    tags: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 fn num(p: &Point, f: &str) -> Option<f64> {
@@ -56,12 +60,20 @@ impl DeviceRules {
         }
     }
 
+    /// The configured tags of every device (the collector's `devices[].tags`).
+    pub fn with_tags(mut self, tags: BTreeMap<String, BTreeMap<String, String>>) -> DeviceRules {
+        self.tags = tags;
+        self
+    }
+
     fn device(&mut self, name: &str) -> &mut Device {
         let tenant = self.tenant.clone();
+        let tags = self.tags.get(name).cloned().unwrap_or_default();
         self.devices
             .entry(name.to_string())
             .or_insert_with(|| Device {
                 tenant,
+                tags,
                 ..Default::default()
             })
     }
@@ -157,6 +169,7 @@ impl DeviceRules {
                 tenant: d.tenant.clone(),
                 device: Some(name.clone()),
                 object: format!("Device/{name}"),
+                tags: d.tags.clone(),
                 ..Default::default()
             };
             let down_fp = fingerprint(rules::DEVICE_DOWN, name);

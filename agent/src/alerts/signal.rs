@@ -1,6 +1,7 @@
 //! A [`Signal`] is one condition a rule sees as true right now (a pod crash-looping, a node
 //! NotReady). Sources produce the complete set of active signals on every evaluation; the
 //! [`super::engine::Engine`] turns their appearance and disappearance into incidents.
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -40,6 +41,9 @@ pub struct Scope {
     pub device: Option<String>,
     /// The object the signal is about, e.g. `Pod/web-0`, `Node/n1`, `PVC/data`.
     pub object: String,
+    /// The device's tags (from the collector's configuration): Slack routes match them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
 }
 
 /// One active condition.

@@ -93,6 +93,11 @@ pub async fn run(config: Config, stop_after: Option<Duration>) -> Result<String,
                 &cfg,
                 &config.agent.name,
                 config.agent.tenant.clone(),
+                config
+                    .devices
+                    .iter()
+                    .map(|d| (d.name.clone(), d.tags.clone()))
+                    .collect(),
                 &metrics,
                 Some(handle.clone()),
                 stop_rx.clone(),

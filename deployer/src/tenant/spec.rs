@@ -193,7 +193,11 @@ pub struct SlackRoute {
     pub tags: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_severity: Option<String>,
+    /// Only for the service desk's reading: the webhook decides where messages land.
     pub channel: String,
+    /// The incoming webhook of `channel` (a webhook posts only to its own channel).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<SecretRef>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]

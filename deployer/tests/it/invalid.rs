@@ -167,12 +167,12 @@ fn cases() -> Vec<Case> {
             ],
         ),
         case(
-            "Slack routes by device tags",
+            "Slack route without its own webhook",
             "  alerts:\n    slack:\n      webhook: {env: HOME}\n      channel: \"#noc\"\n      routes: [{tags: {role: core}, channel: \"#core\"}]\n",
             &[
-                "spec.alerts.slack.routes",
+                "spec.alerts.slack.routes[0].webhook",
                 "posts only to its own channel",
-                "remove `routes`",
+                "add the incoming webhook of that channel",
             ],
         ),
         case(

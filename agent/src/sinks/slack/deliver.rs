@@ -78,7 +78,7 @@ impl Deliverer {
             *wake = Some(wake.map_or(t, |w| w.min(t)));
         };
         for n in outbox {
-            let t = self.routes.route(n.signal.scope.tenant.as_deref()).clone();
+            let t = self.routes.route(&n.signal.scope).clone();
             let key = t.channel_key();
             if blocked.contains(&key) {
                 continue;
@@ -196,10 +196,7 @@ impl Deliverer {
                 resolved: false,
             }))
         };
-        if !self
-            .routes
-            .posts(n.signal.scope.tenant.as_deref(), n.signal.severity)
-        {
+        if !self.routes.posts(&n.signal.scope, n.signal.severity) {
             // below the destination's `min_severity`: dropped from the outbox, never posted
             return Ok(Step::Skip);
         }

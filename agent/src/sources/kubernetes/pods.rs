@@ -139,6 +139,7 @@ impl PodRules {
             node: node.clone(),
             device: None,
             object: format!("Pod/{name}"),
+            tags: Default::default(),
         };
         let mut parents: Vec<String> = Vec::new();
         if let Some((k, n)) = &workload {

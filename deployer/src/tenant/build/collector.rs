@@ -154,6 +154,20 @@ pub struct AlertsSlack {
 pub struct Destination {
     pub webhook: Ref,
     pub min_severity: Severity,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub routes: Vec<Route>,
+}
+
+/// Alerts of devices carrying all `tags` go to this webhook instead.
+#[derive(Debug, Serialize)]
+pub struct Route {
+    pub tags: BTreeMap<String, String>,
+    pub webhook: Ref,
+    pub min_severity: Severity,
+}
+
+fn route_key(i: usize) -> String {
+    format!("slack-webhook-route-{i}")
 }
 
 #[derive(Debug, Serialize)]
@@ -200,6 +214,13 @@ pub fn credential_refs(t: &Tenant) -> Vec<(String, CredentialRef, String)> {
             s.webhook.clone(),
             "spec.alerts.slack.webhook".into(),
         ));
+        for (i, r) in s.routes.iter().enumerate() {
+            out.push((
+                route_key(i),
+                r.webhook.clone(),
+                format!("spec.alerts.slack.routes[{i}].webhook"),
+            ));
+        }
     }
     out
 }
@@ -296,11 +317,18 @@ fn alerts(t: &Tenant) -> Option<AlertsConfig> {
         },
         slack: AlertsSlack {
             default: Destination {
-                webhook: Ref {
-                    env: None,
-                    file: Some(format!("{CREDENTIALS_DIR}/slack-webhook")),
-                },
+                webhook: file("slack-webhook"),
                 min_severity: s.min_severity,
+                routes: s
+                    .routes
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| Route {
+                        tags: r.tags.clone(),
+                        webhook: file(&route_key(i)),
+                        min_severity: r.min_severity,
+                    })
+                    .collect(),
             },
         },
         digest: s.digest_schedule.as_ref().map(|c| Digest {

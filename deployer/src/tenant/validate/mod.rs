@@ -156,7 +156,17 @@ pub struct Slack {
     pub webhook: CredentialRef,
     pub channel: String,
     pub min_severity: Severity,
+    pub routes: Vec<SlackRoute>,
     pub digest_schedule: Option<CronSchedule>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SlackRoute {
+    pub tags: BTreeMap<String, String>,
+    pub min_severity: Severity,
+    pub channel: String,
+    pub webhook: CredentialRef,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -450,15 +460,52 @@ fn slack(c: &mut Checker, s: &spec::SlackSpec, base: &Path) -> Option<Slack> {
         "spec.alerts.slack.minSeverity",
         s.min_severity.as_deref(),
     );
-    if !s.routes.is_empty() {
-        // An incoming webhook posts only to the channel it was created for, so routing
-        // alerts to other channels would need one webhook per route.
-        c.push(Problem::new(
-            "spec.alerts.slack.routes",
-            "routing by device tags is not supported: a Slack webhook posts only to its own channel",
-            "remove `routes`; every alert of the tenant goes to its webhook (use minSeverity to leave out less severe alerts)",
-        ));
-    }
+    let routes = s
+        .routes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| {
+            let path = format!("spec.alerts.slack.routes[{i}]");
+            channel(c, &format!("{path}.channel"), &r.channel);
+            if r.tags.is_empty() {
+                c.push(Problem::new(
+                    &format!("{path}.tags"),
+                    "a route without tags would take every alert",
+                    "give the device tags this route is for, e.g. tags: {role: core}",
+                ));
+            }
+            for (k, v) in &r.tags {
+                if let Some(p) = devices::tag_problem(&format!("{path}.tags.{k}"), k, v) {
+                    c.push(p);
+                }
+            }
+            let min_severity = severity(
+                c,
+                &format!("{path}.minSeverity"),
+                r.min_severity.as_deref(),
+            );
+            let webhook = match &r.webhook {
+                Some(w) => c.check(CredentialRef::parse(&format!("{path}.webhook"), w, base)),
+                None => {
+                    c.push(Problem::new(
+                        &format!("{path}.webhook"),
+                        format!(
+                            "the route to {} has no webhook: a Slack webhook posts only to its own channel",
+                            r.channel
+                        ),
+                        "add the incoming webhook of that channel, e.g. webhook: {file: secrets/core-oncall-webhook}",
+                    ));
+                    None
+                }
+            }?;
+            Some(SlackRoute {
+                tags: r.tags.clone(),
+                min_severity,
+                channel: r.channel.clone(),
+                webhook,
+            })
+        })
+        .collect();
     let digest_schedule = s
         .digest_schedule
         .as_deref()
@@ -467,6 +514,7 @@ fn slack(c: &mut Checker, s: &spec::SlackSpec, base: &Path) -> Option<Slack> {
         webhook: webhook?,
         channel: s.channel.clone(),
         min_severity,
+        routes,
         digest_schedule,
     })
 }
