@@ -218,6 +218,23 @@ impl Drop for DropDatabase {
 }
 
 impl Influx {
+    /// A fresh database named after `prefix` on the sandbox's InfluxDB, dropped with the guard.
+    pub async fn fresh(url: &str, prefix: &str) -> (Influx, DropDatabase) {
+        let influx = Influx {
+            url: url.to_owned(),
+            db: crate::unique(prefix).replace('-', "_"),
+        };
+        influx
+            .query(&format!("CREATE DATABASE \"{}\"", influx.db))
+            .await
+            .expect("create database");
+        let guard = DropDatabase {
+            url: influx.url.clone(),
+            db: influx.db.clone(),
+        };
+        (influx, guard)
+    }
+
     /// Runs InfluxQL the way Grafana's datasource does (POST, epoch in ms).
     pub async fn query(&self, q: &str) -> Result<Value, String> {
         let r = vigil_tests::http()

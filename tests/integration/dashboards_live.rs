@@ -11,11 +11,10 @@ use serde_json::Value;
 use vigil_tests::{eventually, require_sandbox};
 
 use super::collector::{
-    Collector, DropDatabase, ICMP_HOSTS, Influx, SHOWN_DEVICE, SNMP_DEVICES, TempDir, alert_lines,
+    Collector, ICMP_HOSTS, Influx, SHOWN_DEVICE, SNMP_DEVICES, TempDir, alert_lines,
     collector_config, counts, has_values, now_ms, series,
 };
 use super::model::{self, Dashboard, Interpolation, QueryKind};
-use crate::unique;
 
 /// Resolves a dashboard's variables in order, as Grafana does on load: each variable's
 /// query runs with the earlier ones filled in; `SHOWN_DEVICE` is selected for `device`,
@@ -117,18 +116,7 @@ fn threshold_colour(thresholds: &Value, value: f64) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_panel_shows_live_data_and_the_overview_shows_the_down_host_down() {
     let sb = require_sandbox!();
-    let influx = Influx {
-        url: sb.influxdb_url.clone(),
-        db: unique("dashboards").replace('-', "_"),
-    };
-    influx
-        .query(&format!("CREATE DATABASE \"{}\"", influx.db))
-        .await
-        .expect("create database");
-    let _drop_database = DropDatabase {
-        url: influx.url.clone(),
-        db: influx.db.clone(),
-    };
+    let (influx, _drop_database) = Influx::fresh(&sb.influxdb_url, "dashboards").await;
     let dir = TempDir::new();
     let config = dir.0.join("collector.yaml");
     std::fs::write(&config, collector_config(sb, &dir, &influx.db)).expect("write config");

@@ -14,11 +14,11 @@ async fn echo_reaches_namespace_hosts() {
         .pinger(sandbox.icmp_host("up"), PingIdentifier(0x7601))
         .await;
     up.timeout(Duration::from_secs(2));
-    let (_, rtt) = up
-        .ping(PingSequence(1), &[0; 16])
+    // answered by the namespace's kernel; its round trip is not asserted, since a loaded CI
+    // machine can delay any reply (the slow host's added delay is a floor, so that one is)
+    up.ping(PingSequence(1), &[0; 16])
         .await
         .expect("the up host answers");
-    assert!(rtt < Duration::from_millis(40), "kernel echo took {rtt:?}");
 
     let mut slow = client
         .pinger(sandbox.icmp_host("slow"), PingIdentifier(0x7602))

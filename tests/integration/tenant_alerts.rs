@@ -14,7 +14,7 @@ use serde_yaml::Value as Yaml;
 use vigil_deployer::tenant::build;
 use vigil_tests::{SlackRecorder, eventually, require_sandbox, wait_for};
 
-use crate::dashboards::collector::{DropDatabase, Influx};
+use crate::dashboards::collector::Influx;
 use crate::{find, render, unique};
 
 struct Root(PathBuf);
@@ -152,18 +152,7 @@ spec:
     assert_eq!(alerts["digest"]["cron"].as_str(), Some("0 0 8 * * Mon-Fri"));
     std::fs::write(&alerts_path, serde_yaml::to_string(&alerts).expect("yaml")).expect("write");
 
-    let influx = Influx {
-        url: sb.influxdb_url.clone(),
-        db: unique("vigil_tenant_alerts").replace('-', "_"),
-    };
-    influx
-        .query(&format!("CREATE DATABASE \"{}\"", influx.db))
-        .await
-        .expect("create database");
-    let _drop = DropDatabase {
-        url: influx.url.clone(),
-        db: influx.db.clone(),
-    };
+    let (influx, _drop) = Influx::fresh(&sb.influxdb_url, "vigil_tenant_alerts").await;
     let password = root.0.join("influx-password");
     std::fs::write(&password, "unused-without-auth").expect("password");
     set(
