@@ -4,10 +4,11 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::api::{Api, DeleteParams, PostParams};
 use serde_json::json;
-use vigil_tests::{FakeKubelet, Recorded, Sandbox};
+use vigil_tests::{FakeKubelet, Recorded, Sandbox, SlackRecorder};
 
 use crate::common::{BIN, TempDir};
 
@@ -275,4 +276,76 @@ pub fn thread_resolved(reqs: &[Recorded], ts: &str) -> bool {
         && updates(reqs, ts)
             .iter()
             .any(|r| r.text().contains("RESOLVED"))
+}
+
+/// What the Kubernetes alerting tests start from, all named after `prefix`: a client, a fake
+/// kubelet with `nodes` nodes of its own pool, a namespace, the Slack recorder, a temporary
+/// directory and the guard that deletes the kubelet's nodes when the test ends.
+pub async fn stage(
+    sb: &Sandbox,
+    prefix: &str,
+    nodes: usize,
+) -> (
+    kube::Client,
+    FakeKubelet,
+    Ns,
+    SlackRecorder,
+    TempDir,
+    NodesGuard,
+) {
+    let client = vigil_tests::client_from_kubeconfig(&sb.kubeconfig).await;
+    let kubelet = FakeKubelet::start(client.clone(), prefix, nodes)
+        .await
+        .unwrap();
+    let guard = NodesGuard::of(&client, &kubelet);
+    let ns = Ns::create(&client, prefix).await;
+    let rec = SlackRecorder::start().await.unwrap();
+    (client, kubelet, ns, rec, TempDir::new(prefix), guard)
+}
+
+/// A Deployment `name` of `replicas` pods (`app=NAME`, plus `labels` on it and its pods) on
+/// the kubelet's pool; returns once every replica is available.
+pub async fn available_deployment(
+    client: &kube::Client,
+    ns: &str,
+    name: &str,
+    replicas: i32,
+    kubelet: &FakeKubelet,
+    labels: serde_json::Value,
+) -> Api<Deployment> {
+    let (selector, toleration) = kubelet.placement();
+    let mut pod_labels = labels.clone();
+    pod_labels["app"] = json!(name);
+    let deploy: Deployment = serde_json::from_value(json!({
+        "metadata": {"name": name, "namespace": ns, "labels": labels},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": pod_labels},
+                "spec": {
+                    "automountServiceAccountToken": false,
+                    "containers": [{"name": "app", "image": format!("registry.example/{name}:1")}],
+                    "nodeSelector": selector, "tolerations": [toleration],
+                },
+            },
+        },
+    }))
+    .unwrap();
+    let deploys: Api<Deployment> = Api::namespaced(client.clone(), ns);
+    deploys
+        .create(&PostParams::default(), &deploy)
+        .await
+        .unwrap();
+    vigil_tests::eventually("deployment available", LONG, || async {
+        let d = deploys.get(name).await.map_err(|e| e.to_string())?;
+        let a = d.status.and_then(|s| s.available_replicas).unwrap_or(0);
+        if a == replicas {
+            Ok(())
+        } else {
+            Err(format!("{a} available"))
+        }
+    })
+    .await;
+    deploys
 }

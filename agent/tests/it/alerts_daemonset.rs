@@ -2,12 +2,8 @@
 //! leader's workload rules. A crash-looping pod of a Deployment that is missing a replica is
 //! folded by its node's agent into the leader's workload incident thread: one incident.
 //! `/readyz` waits for the watchers to sync.
-use k8s_openapi::api::apps::v1::Deployment;
-use kube::api::{Api, PostParams};
 use serde_json::json;
-use vigil_tests::{
-    FakeKubelet, Fault, SlackRecorder, client_from_kubeconfig, list_pods, require_sandbox, wait_for,
-};
+use vigil_tests::{Fault, SlackRecorder, list_pods, require_sandbox, wait_for};
 
 use crate::alerts_common::*;
 use crate::common::TempDir;
@@ -15,14 +11,7 @@ use crate::common::TempDir;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn node_agents_fold_their_pods_into_the_leaders_workload_incident() {
     let sb = require_sandbox!();
-    let client = client_from_kubeconfig(&sb.kubeconfig).await;
-    let kubelet = FakeKubelet::start(client.clone(), "al-ds", 2)
-        .await
-        .unwrap();
-    let _nodes = NodesGuard::of(&client, &kubelet);
-    let ns = Ns::create(&client, "al-ds").await;
-    let rec = SlackRecorder::start().await.unwrap();
-    let dir = TempDir::new("alerts-ds");
+    let (client, kubelet, ns, rec, dir, _nodes) = stage(sb, "al-ds", 2).await;
     let cfg = bot_config(
         &dir,
         &rec.api_url(),
@@ -33,38 +22,7 @@ async fn node_agents_fold_their_pods_into_the_leaders_workload_incident() {
         ),
         "rules:\n  WorkloadUnavailable: {for: 1s}\n  PodCrashLooping: {for: 4s, window: 1s}",
     );
-    let (selector, toleration) = kubelet.placement();
-    let deploy: Deployment = serde_json::from_value(json!({
-        "metadata": {"name": "web", "namespace": ns.name},
-        "spec": {
-            "replicas": 2,
-            "selector": {"matchLabels": {"app": "web"}},
-            "template": {
-                "metadata": {"labels": {"app": "web"}},
-                "spec": {
-                    "automountServiceAccountToken": false,
-                    "containers": [{"name": "app", "image": "registry.example/web:1"}],
-                    "nodeSelector": selector, "tolerations": [toleration],
-                },
-            },
-        },
-    }))
-    .unwrap();
-    let deploys: Api<Deployment> = Api::namespaced(client.clone(), &ns.name);
-    deploys
-        .create(&PostParams::default(), &deploy)
-        .await
-        .unwrap();
-    vigil_tests::eventually("deployment available", LONG, || async {
-        let d = deploys.get("web").await.map_err(|e| e.to_string())?;
-        let a = d.status.and_then(|s| s.available_replicas).unwrap_or(0);
-        if a == 2 {
-            Ok(())
-        } else {
-            Err(format!("{a} available"))
-        }
-    })
-    .await;
+    available_deployment(&client, &ns.name, "web", 2, &kubelet, json!({})).await;
     let _agents: Vec<Agent> = kubelet
         .node_names()
         .iter()

@@ -3,27 +3,17 @@
 //! not post the incident again, and resolves it in the original thread.
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::Api;
-use vigil_tests::{
-    FakeKubelet, Pressure, SlackRecorder, client_from_kubeconfig, require_sandbox, wait_for,
-};
+use vigil_tests::{Pressure, require_sandbox, wait_for};
 
 use vigil_agent::alerts::store::Store;
 
 use crate::alerts_common::*;
-use crate::common::TempDir;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leader_failover_continues_without_duplicates_or_missed_resolves() {
     let sb = require_sandbox!();
-    let client = client_from_kubeconfig(&sb.kubeconfig).await;
-    let kubelet = FakeKubelet::start(client.clone(), "al-leader", 2)
-        .await
-        .unwrap();
-    let _nodes = NodesGuard::of(&client, &kubelet);
+    let (client, kubelet, ns, rec, dir, _nodes) = stage(sb, "al-leader", 2).await;
     let nodes = kubelet.node_names().to_vec();
-    let ns = Ns::create(&client, "al-leader").await;
-    let rec = SlackRecorder::start().await.unwrap();
-    let dir = TempDir::new("alerts-leader");
     let cfg = bot_config(
         &dir,
         &rec.api_url(),

@@ -4,31 +4,20 @@ use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Utc};
 use vigil_agent::alerts::state::StateDoc;
-use vigil_tests::{
-    FakeKubelet, Fault, SlackRecorder, client_from_kubeconfig, eventually, require_sandbox,
-    wait_for,
-};
+use vigil_tests::{Fault, eventually, require_sandbox, wait_for};
 
 use crate::alerts_common::*;
-use crate::common::TempDir;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn maintenance_window_suppresses_and_summarises() {
     let sb = require_sandbox!();
-    let client = client_from_kubeconfig(&sb.kubeconfig).await;
-    let kubelet = FakeKubelet::start(client.clone(), "al-maint", 1)
-        .await
-        .unwrap();
-    let _nodes = NodesGuard::of(&client, &kubelet);
-    let ns = Ns::create(&client, "al-maint").await;
+    let (client, kubelet, ns, rec, dir, _nodes) = stage(sb, "al-maint", 1).await;
     for p in ["a", "b"] {
         pod(&client, &ns.name, p, &kubelet, None).await;
     }
     for p in ["a", "b"] {
         running(&client, &ns.name, p).await;
     }
-    let rec = SlackRecorder::start().await.unwrap();
-    let dir = TempDir::new("alerts-maint");
     let state = dir.path().join("state.json");
     // a window opening a few seconds from now (daily at that second), 15 s long
     let opens = SystemTime::now() + Duration::from_secs(4);

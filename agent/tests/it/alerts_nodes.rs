@@ -1,28 +1,18 @@
 //! Node rules against the real node lifecycle controller: memory pressure fires and
 //! resolves once; a node that stops heartbeating with five pods on it is one incident,
 //! its unreachable taint and its pods' alerts folded into that incident's thread.
-use vigil_tests::{
-    FakeKubelet, Pressure, SlackRecorder, client_from_kubeconfig, require_sandbox, wait_for,
-};
+use vigil_tests::{Pressure, require_sandbox, wait_for};
 
 use crate::alerts_common::*;
-use crate::common::TempDir;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pressure_and_a_dead_node_with_five_pods_are_one_incident_each() {
     let sb = require_sandbox!();
-    let client = client_from_kubeconfig(&sb.kubeconfig).await;
-    let kubelet = FakeKubelet::start(client.clone(), "al-nodes", 2)
-        .await
-        .unwrap();
-    let _nodes = NodesGuard::of(&client, &kubelet);
+    let (client, kubelet, ns, rec, dir, _nodes) = stage(sb, "al-nodes", 2).await;
     let (dead, pressured) = (
         kubelet.node_names()[0].clone(),
         kubelet.node_names()[1].clone(),
     );
-    let ns = Ns::create(&client, "al-nodes").await;
-    let rec = SlackRecorder::start().await.unwrap();
-    let dir = TempDir::new("alerts-nodes");
     let cfg = bot_config(
         &dir,
         &rec.api_url(),

@@ -6,24 +6,14 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DeleteParams, PostParams};
 use serde_json::json;
-use vigil_tests::{
-    FakeKubelet, Fault, SlackRecorder, client_from_kubeconfig, require_sandbox, wait_for,
-};
+use vigil_tests::{Fault, require_sandbox, wait_for};
 
 use crate::alerts_common::*;
-use crate::common::TempDir;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_pod_rule_fires_once_and_resolves_once_in_its_thread() {
     let sb = require_sandbox!();
-    let client = client_from_kubeconfig(&sb.kubeconfig).await;
-    let kubelet = FakeKubelet::start(client.clone(), "al-pods", 1)
-        .await
-        .unwrap();
-    let _nodes = NodesGuard::of(&client, &kubelet);
-    let ns = Ns::create(&client, "al-pods").await;
-    let rec = SlackRecorder::start().await.unwrap();
-    let dir = TempDir::new("alerts-pods");
+    let (client, kubelet, ns, rec, dir, _nodes) = stage(sb, "al-pods", 1).await;
     let cfg = bot_config(
         &dir,
         &rec.api_url(),

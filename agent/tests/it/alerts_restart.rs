@@ -1,25 +1,15 @@
 //! An agent crash (SIGKILL) in the middle of an incident: the restarted agent does not
 //! post the incident again, and its resolution lands in the original thread.
-use vigil_tests::{
-    FakeKubelet, Fault, SlackRecorder, client_from_kubeconfig, require_sandbox, wait_for,
-};
+use vigil_tests::{Fault, require_sandbox, wait_for};
 
 use vigil_agent::alerts::store::Store;
 
 use crate::alerts_common::*;
-use crate::common::TempDir;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_mid_incident_neither_duplicates_nor_loses_the_resolve() {
     let sb = require_sandbox!();
-    let client = client_from_kubeconfig(&sb.kubeconfig).await;
-    let kubelet = FakeKubelet::start(client.clone(), "al-restart", 1)
-        .await
-        .unwrap();
-    let _nodes = NodesGuard::of(&client, &kubelet);
-    let ns = Ns::create(&client, "al-restart").await;
-    let rec = SlackRecorder::start().await.unwrap();
-    let dir = TempDir::new("alerts-restart");
+    let (client, kubelet, ns, rec, dir, _nodes) = stage(sb, "al-restart", 1).await;
     let cfg = bot_config(
         &dir,
         &rec.api_url(),

@@ -2,28 +2,18 @@
 //! Deployment of tenant `acme` losing a replica is one incident in acme's channel with
 //! its crash-looping pod folded into the thread; PVCs Pending and Lost go to the
 //! operator's channel; every state change is also a point in InfluxDB.
-use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 use kube::api::{Api, DeleteParams, PostParams};
 use serde_json::json;
-use vigil_tests::{
-    FakeKubelet, Fault, SlackRecorder, client_from_kubeconfig, list_pods, require_sandbox, wait_for,
-};
+use vigil_tests::{Fault, list_pods, require_sandbox, wait_for};
 
 use crate::alerts_common::*;
-use crate::common::{TempDir, influxql, rows, secret};
+use crate::common::{influxql, rows, secret};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn workload_and_pvc_incidents_are_routed_folded_and_recorded() {
     let sb = require_sandbox!();
-    let client = client_from_kubeconfig(&sb.kubeconfig).await;
-    let kubelet = FakeKubelet::start(client.clone(), "al-wl", 2)
-        .await
-        .unwrap();
-    let _nodes = NodesGuard::of(&client, &kubelet);
-    let ns = Ns::create(&client, "al-wl").await;
-    let rec = SlackRecorder::start().await.unwrap();
-    let dir = TempDir::new("alerts-workloads");
+    let (client, kubelet, ns, rec, dir, _nodes) = stage(sb, "al-wl", 2).await;
     let db = ns.name.replace('-', "_");
     influxql(&sb.influxdb_url, "", &format!("CREATE DATABASE {db}"))
         .await
@@ -60,37 +50,14 @@ spool: {{dir: {spool}}}
             spool = dir.path().join("spool").display(),
         ),
     );
-    let (selector, toleration) = kubelet.placement();
-    let deploy: Deployment = serde_json::from_value(json!({
-        "metadata": {"name": "api", "namespace": ns.name, "labels": {"vigil.dev/tenant": "acme"}},
-        "spec": {
-            "replicas": 2,
-            "selector": {"matchLabels": {"app": "api"}},
-            "template": {
-                "metadata": {"labels": {"app": "api", "vigil.dev/tenant": "acme"}},
-                "spec": {
-                    "automountServiceAccountToken": false,
-                    "containers": [{"name": "app", "image": "registry.example/api:1"}],
-                    "nodeSelector": selector, "tolerations": [toleration],
-                },
-            },
-        },
-    }))
-    .unwrap();
-    let deploys: Api<Deployment> = Api::namespaced(client.clone(), &ns.name);
-    deploys
-        .create(&PostParams::default(), &deploy)
-        .await
-        .unwrap();
-    vigil_tests::eventually("deployment available", LONG, || async {
-        let d = deploys.get("api").await.map_err(|e| e.to_string())?;
-        let a = d.status.and_then(|s| s.available_replicas).unwrap_or(0);
-        if a == 2 {
-            Ok(())
-        } else {
-            Err(format!("{a} available"))
-        }
-    })
+    available_deployment(
+        &client,
+        &ns.name,
+        "api",
+        2,
+        &kubelet,
+        json!({"vigil.dev/tenant": "acme"}),
+    )
     .await;
     let _agent = Agent::start(sb, &dir, &cfg, None, "a");
 
