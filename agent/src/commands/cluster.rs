@@ -13,6 +13,7 @@ use kube::api::Api;
 use tokio::sync::{Notify, watch};
 
 use super::CommandError;
+use super::shutdown_signal;
 use crate::alerts::config::ClusterConfig;
 use crate::alerts::runner::{self, Scope};
 use crate::alerts::shared::{RemoteView, Shared};
@@ -48,21 +49,6 @@ async fn client(cfg: &ClusterConfig) -> Result<kube::Client, CommandError> {
     .map_err(|e| CommandError::Runtime(format!("cannot configure the kubernetes client: {e}")))?;
     kube::Client::try_from(config)
         .map_err(|e| CommandError::Runtime(format!("cannot build the kubernetes client: {e}")))
-}
-
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
 }
 
 /// The collector's InfluxDB sink for the `alerts` measurement, if `output` is configured.

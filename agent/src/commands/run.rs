@@ -5,6 +5,7 @@ use std::time::Duration;
 use tokio::sync::{Semaphore, watch};
 
 use super::CommandError;
+use super::shutdown_signal;
 use crate::config::Config;
 use crate::engine::Engine;
 use crate::point::now_ns;
@@ -12,21 +13,6 @@ use crate::sinks::influxdb::{Batcher, InfluxClient, run_senders};
 use crate::sources::icmp::Pinger;
 use crate::spool::Spool;
 use crate::telemetry::{self, Metrics};
-
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
-}
 
 /// Runs the collector until SIGTERM/SIGINT, or for `stop_after` if given. On shutdown,
 /// collected points are flushed to the spool; whatever InfluxDB has not acknowledged is

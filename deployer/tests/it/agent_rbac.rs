@@ -10,6 +10,7 @@ use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, RoleBinding};
 use kube::Client;
 use kube::api::{Api, ListParams, PostParams};
 
+use crate::agent_support::{clean_up, create_tenants};
 use crate::support::{scratch, tenant_name, vigil_env};
 
 /// Whether `sa` (namespace/name) may `verb` `group/resource` (in `ns`, named `name`).
@@ -105,15 +106,7 @@ async fn agent_and_tenant_service_accounts_have_least_privilege() {
     )
     .await
     .ok();
-    for t in [&t1, &t2] {
-        vigil_env(
-            Some(sandbox),
-            &["tenant", "create", t, "--network-policy", "none"],
-            &[],
-        )
-        .await
-        .ok();
-    }
+    create_tenants(sandbox, &[&t1, &t2]).await;
 
     let agent = (ns.as_str(), "vigil-agent");
     let all: Option<&str> = None;
@@ -307,19 +300,7 @@ async fn agent_and_tenant_service_accounts_have_least_privilege() {
         );
     }
 
-    vigil_env(Some(sandbox), &["agent", "uninstall", "-n", &ns], &[])
-        .await
-        .ok();
-    for t in [&t1, &t2] {
-        vigil_env(
-            Some(sandbox),
-            &["tenant", "delete", t, "--purge", "--yes"],
-            &[],
-        )
-        .await
-        .ok();
-    }
-    let _ = std::fs::remove_dir_all(dir);
+    clean_up(sandbox, &ns, &[&t1, &t2], dir).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -196,3 +196,38 @@ pub async fn installed_agent_yaml(client: &Client, ns: &str) -> String {
         .expect("data")["agent.yaml"]
         .clone()
 }
+
+/// Creates bare tenants (no network policies) for the agent's tests.
+pub async fn create_tenants(sandbox: &vigil_tests::Sandbox, tenants: &[&str]) {
+    for t in tenants {
+        crate::support::vigil_env(
+            Some(sandbox),
+            &["tenant", "create", t, "--network-policy", "none"],
+            &[],
+        )
+        .await
+        .ok();
+    }
+}
+
+/// Removes what an agent test made: the agent in `ns`, the tenants (purged) and `dir`.
+pub async fn clean_up(
+    sandbox: &vigil_tests::Sandbox,
+    ns: &str,
+    tenants: &[&str],
+    dir: std::path::PathBuf,
+) {
+    crate::support::vigil_env(Some(sandbox), &["agent", "uninstall", "-n", ns], &[])
+        .await
+        .ok();
+    for t in tenants {
+        crate::support::vigil_env(
+            Some(sandbox),
+            &["tenant", "delete", t, "--purge", "--yes"],
+            &[],
+        )
+        .await
+        .ok();
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -2,7 +2,7 @@
 //! `vigil agent install --slack-tenant-webhooks-from-tenants`: the agent never reads a
 //! tenant's Secret itself, and nothing is printed.
 
-use crate::agent_support::{installed_agent_yaml, slack_secret};
+use crate::agent_support::{clean_up, create_tenants, installed_agent_yaml, slack_secret};
 use crate::support::{scratch, tenant_name, vigil_env, write_tenant};
 
 const NOC: &str = "https://hooks.slack.com/services/TNOC/BNOC/noc-secret-value";
@@ -40,13 +40,7 @@ async fn tenant_webhooks_are_routed_from_the_tenants() {
     .await
     .ok();
     // A tenant without Slack gets no route.
-    vigil_env(
-        Some(sandbox),
-        &["tenant", "create", &quiet, "--network-policy", "none"],
-        &[],
-    )
-    .await
-    .ok();
+    create_tenants(sandbox, &[&quiet]).await;
     let nowhere = format!("vigil-it/no-node={ns}");
     let install = [
         "agent",
@@ -91,17 +85,5 @@ async fn tenant_webhooks_are_routed_from_the_tenants() {
         run.stdout
     );
 
-    vigil_env(Some(sandbox), &["agent", "uninstall", "-n", &ns], &[])
-        .await
-        .ok();
-    for t in [&tenant, &quiet] {
-        vigil_env(
-            Some(sandbox),
-            &["tenant", "delete", t, "--purge", "--yes"],
-            &[],
-        )
-        .await
-        .ok();
-    }
-    let _ = std::fs::remove_dir_all(dir);
+    clean_up(sandbox, &ns, &[&tenant, &quiet], dir).await;
 }
