@@ -349,3 +349,12 @@ pub async fn available_deployment(
     .await;
     deploys
 }
+
+/// The `cluster:` lines of a standalone agent: state in `dir/state.json`, only the nodes of
+/// `pool` (other tests' fake nodes are not this test's business).
+pub fn standalone(dir: &TempDir, pool: &str) -> String {
+    format!(
+        "  state_file: {}\n  node_selector: vigil.dev/pool={pool}",
+        dir.path().join("state.json").display()
+    )
+}

@@ -24,11 +24,7 @@ async fn hostile_and_huge_termination_messages_arrive_escaped_and_within_limits(
         &dir,
         &rec.api_url(),
         &ns.name,
-        &format!(
-            "  state_file: {}\n  node_selector: vigil.dev/pool={}",
-            dir.path().join("state.json").display(),
-            unique("none")
-        ),
+        &standalone(&dir, &unique("none")),
         "rules: {PodCrashLooping: {for: 0s}}",
     );
     let _agent = Agent::start(sb, &dir, &cfg, None, "a");

@@ -17,11 +17,7 @@ async fn pressure_and_a_dead_node_with_five_pods_are_one_incident_each() {
         &dir,
         &rec.api_url(),
         &ns.name,
-        &format!(
-            "  state_file: {}\n  node_selector: vigil.dev/pool={}",
-            dir.path().join("state.json").display(),
-            kubelet.pool()
-        ),
+        &standalone(&dir, kubelet.pool()),
         "rules:
   NodeNotReady: {for: 0s}
   NodePressure: {for: 1s}

@@ -18,11 +18,7 @@ async fn each_pod_rule_fires_once_and_resolves_once_in_its_thread() {
         &dir,
         &rec.api_url(),
         &ns.name,
-        &format!(
-            "  state_file: {}\n  node_selector: vigil.dev/pool={}",
-            dir.path().join("state.json").display(),
-            kubelet.pool()
-        ),
+        &standalone(&dir, kubelet.pool()),
         "rules:
   PodCrashLooping: {for: 2s, window: 1s}
   PodImagePullFailing: {for: 2s}

@@ -14,11 +14,7 @@ async fn restart_mid_incident_neither_duplicates_nor_loses_the_resolve() {
         &dir,
         &rec.api_url(),
         &ns.name,
-        &format!(
-            "  state_file: {}\n  node_selector: vigil.dev/pool={}",
-            dir.path().join("state.json").display(),
-            kubelet.pool()
-        ),
+        &standalone(&dir, kubelet.pool()),
         "rules: {PodCrashLooping: {for: 1s, window: 1s}}",
     );
     pod(&client, &ns.name, "web", &kubelet, None).await;
