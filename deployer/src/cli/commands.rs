@@ -63,16 +63,7 @@ fn render(out: &mut impl Write, a: RenderArgs) -> Result<(), Error> {
     };
     flags::override_policy(&mut source.file, a.policy.network_policy);
     let tenant = source.validate()?;
-    let minor = a
-        .kube_version
-        .strip_prefix("1.")
-        .and_then(|m| m.parse::<u32>().ok())
-        .ok_or_else(|| {
-            Error::Usage(format!(
-                "--kube-version {:?} is not MAJOR.MINOR such as 1.20",
-                a.kube_version
-            ))
-        })?;
+    let minor = flags::kube_minor(&a.kube_version)?;
     let opts = build::Options {
         pdb_api_version: if minor >= 21 {
             "policy/v1"

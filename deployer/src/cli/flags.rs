@@ -61,3 +61,15 @@ pub fn override_policy(file: &mut TenantFile, mode: Option<PolicyMode>) {
         });
     }
 }
+
+/// The minor version of `--kube-version` (`1.20` → 20).
+pub fn kube_minor(version: &str) -> Result<u32, super::Error> {
+    version
+        .strip_prefix("1.")
+        .and_then(|m| m.parse::<u32>().ok())
+        .ok_or_else(|| {
+            super::Error::Usage(format!(
+                "--kube-version {version:?} is not MAJOR.MINOR such as 1.20"
+            ))
+        })
+}

@@ -292,16 +292,7 @@ fn invalid(problems: Vec<crate::tenant::validate::Problem>) -> Error {
 }
 
 fn render(out: &mut impl Write, a: RenderArgs) -> Result<(), Error> {
-    let minor = a
-        .kube_version
-        .strip_prefix("1.")
-        .and_then(|m| m.parse::<u32>().ok())
-        .ok_or_else(|| {
-            Error::Usage(format!(
-                "--kube-version {:?} is not MAJOR.MINOR such as 1.20",
-                a.kube_version
-            ))
-        })?;
+    let minor = super::flags::kube_minor(&a.kube_version)?;
     let (mut settings, _) = spec::validate(&request(&a.settings))?;
     settings.icmp = settings.icmp.resolve(minor);
     if settings.slack.any() {
