@@ -54,7 +54,7 @@ enum Command {
     ImportTelegraf { file: PathBuf },
 }
 
-fn parse_for(s: &str) -> Result<std::time::Duration, String> {
+fn parse_for(s: &str) -> Result<std::time::Duration, vigil_agent::config::units::UnitError> {
     vigil_agent::config::units::parse_duration(s)
 }
 

@@ -1,6 +1,7 @@
 //! The workspace's integration tests: they prove the sandbox's real peers work the way
 //! vigil relies on (each product crate has its own test binary for its features).
 
+mod contract;
 mod dashboards;
 mod icmp;
 mod influxdb;

@@ -1,17 +1,20 @@
 //! The agent's configuration: one YAML file (devices, profiles, output), validated on
 //! load into the types below. Unknown fields are rejected with their location; secrets
 //! are only referenced (env var or file) and held redacted.
-pub mod raw;
 mod resolve;
 pub mod secret;
-pub mod units;
+
+/// The file as written: its types are the contract shared with the deployer and
+/// `import-telegraf`; [`resolve`] turns them into the validated [`Config`].
+pub use vigil_contract::collector as raw;
+pub use vigil_contract::units;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use secret::{Secret, SecretRef};
+pub use secret::{Resolve, Secret, SecretRef};
 
 use crate::sources::snmp::profile::Profile;
 
@@ -158,7 +161,7 @@ impl Config {
     /// Parses and validates configuration text; `path` is used for messages and to
     /// resolve relative profile files.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let raw: raw::RawConfig = serde_yaml::from_str(text).map_err(|e| ConfigError::Parse {
+        let raw: raw::Config = serde_yaml::from_str(text).map_err(|e| ConfigError::Parse {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;

@@ -5,11 +5,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::raw::{RawConfig, RawDevice, RawIcmp, RawIcmpSwitch, RawProfile, RawSnmp};
 use super::{
     AgentSettings, AuthProtocol, Config, ConfigError, Device, IcmpSettings, InfluxApi,
     InfluxSettings, PrivProtocol, SnmpCredentials, SnmpSettings, SpoolSettings,
 };
+use super::{Resolve, raw};
 use crate::sources::snmp::{builtin, profile::Profile};
 
 /// Tags the agent sets itself; devices may not override them.
@@ -65,7 +65,7 @@ fn valid_address(a: &str) -> bool {
         })
 }
 
-pub fn resolve(raw: RawConfig, path: &Path) -> Result<Config, ConfigError> {
+pub fn resolve(raw: raw::Config, path: &Path) -> Result<Config, ConfigError> {
     let cx = Ctx { path };
     let agent = AgentSettings {
         name: raw.agent.name.clone().unwrap_or_else(default_agent_name),
@@ -176,7 +176,7 @@ pub fn resolve(raw: RawConfig, path: &Path) -> Result<Config, ConfigError> {
         }
     }
     let base = path.parent().unwrap_or(Path::new("."));
-    let mut user: Vec<(String, RawProfile, String)> = Vec::new();
+    let mut user: Vec<(String, raw::Profile, String)> = Vec::new();
     for (i, file) in raw.profile_files.iter().enumerate() {
         let full = base.join(file);
         let text = std::fs::read_to_string(&full).map_err(|e| {
@@ -185,7 +185,7 @@ pub fn resolve(raw: RawConfig, path: &Path) -> Result<Config, ConfigError> {
                 format!("cannot read {}: {e}", full.display()),
             )
         })?;
-        let map: BTreeMap<String, RawProfile> = serde_yaml::from_str(&text).map_err(|e| {
+        let map: BTreeMap<String, raw::Profile> = serde_yaml::from_str(&text).map_err(|e| {
             cx.err(
                 format!("profile_files[{i}]"),
                 format!("{}: {e}", full.display()),
@@ -238,9 +238,9 @@ pub fn resolve(raw: RawConfig, path: &Path) -> Result<Config, ConfigError> {
 
 fn device(
     cx: &Ctx<'_>,
-    rd: &RawDevice,
+    rd: &raw::Device,
     at: &str,
-    defaults: &super::raw::RawDefaults,
+    defaults: &raw::Defaults,
     default_interval: Duration,
     profiles: &BTreeMap<String, Arc<Profile>>,
 ) -> Result<Device, ConfigError> {
@@ -304,14 +304,14 @@ fn device(
         }
     };
     let icmp = match &rd.icmp {
-        None | Some(RawIcmpSwitch::On(false)) => None,
-        Some(RawIcmpSwitch::On(true)) => Some(icmp(
+        None | Some(raw::IcmpSwitch::On(false)) => None,
+        Some(raw::IcmpSwitch::On(true)) => Some(icmp(
             cx,
             defaults.icmp.as_ref(),
             None,
             &format!("{at}.icmp"),
         )?),
-        Some(RawIcmpSwitch::With(r)) => Some(icmp(
+        Some(raw::IcmpSwitch::With(r)) => Some(icmp(
             cx,
             defaults.icmp.as_ref(),
             Some(r),
@@ -336,10 +336,10 @@ fn device(
     })
 }
 
-fn merge_snmp(d: Option<&RawSnmp>, s: &RawSnmp) -> RawSnmp {
+fn merge_snmp(d: Option<&raw::Snmp>, s: &raw::Snmp) -> raw::Snmp {
     let Some(d) = d else { return s.clone() };
     let d = d.clone();
-    RawSnmp {
+    raw::Snmp {
         version: s.version.clone().or(d.version),
         community: s.community.clone().or(d.community),
         user: s.user.clone().or(d.user),
@@ -375,7 +375,7 @@ fn priv_protocol(s: &str) -> Option<PrivProtocol> {
     })
 }
 
-fn snmp(cx: &Ctx<'_>, s: &RawSnmp, at: &str) -> Result<SnmpSettings, ConfigError> {
+fn snmp(cx: &Ctx<'_>, s: &raw::Snmp, at: &str) -> Result<SnmpSettings, ConfigError> {
     let version = s.version.as_deref().unwrap_or("2c");
     let credentials = match version {
         "2c" | "2" => {
@@ -482,11 +482,11 @@ fn snmp(cx: &Ctx<'_>, s: &RawSnmp, at: &str) -> Result<SnmpSettings, ConfigError
 
 fn icmp(
     cx: &Ctx<'_>,
-    d: Option<&RawIcmp>,
-    r: Option<&RawIcmp>,
+    d: Option<&raw::Icmp>,
+    r: Option<&raw::Icmp>,
     at: &str,
 ) -> Result<IcmpSettings, ConfigError> {
-    let pick = |f: fn(&RawIcmp) -> Option<super::units::Dur>| {
+    let pick = |f: fn(&raw::Icmp) -> Option<super::units::Dur>| {
         r.and_then(f).or_else(|| d.and_then(f)).map(|d| d.0)
     };
     let s = IcmpSettings {

@@ -1,36 +1,9 @@
 //! Secrets are never written into the configuration: it names an environment variable or
-//! a file, and the value is held in [`Secret`], whose `Debug` and `Display` are redacted.
+//! a file ([`SecretRef`], part of the contract), and the value is held in [`Secret`], whose
+//! `Debug` and `Display` are redacted.
 use std::fmt;
-use std::path::PathBuf;
 
-use serde::Deserialize;
-
-/// Where a secret comes from: `{env: NAME}` or `{file: /path}`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(try_from = "RawSecretRef")]
-pub enum SecretRef {
-    Env(String),
-    File(PathBuf),
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawSecretRef {
-    env: Option<String>,
-    file: Option<PathBuf>,
-}
-
-impl TryFrom<RawSecretRef> for SecretRef {
-    type Error = String;
-
-    fn try_from(r: RawSecretRef) -> Result<Self, String> {
-        match (r.env, r.file) {
-            (Some(e), None) => Ok(SecretRef::Env(e)),
-            (None, Some(f)) => Ok(SecretRef::File(f)),
-            _ => Err("a secret is `{env: VARIABLE}` or `{file: /path}` (exactly one)".into()),
-        }
-    }
-}
+pub use vigil_contract::SecretRef;
 
 /// A resolved secret value. It can only be read through [`Secret::expose`].
 #[derive(Clone, PartialEq, Eq)]
@@ -58,9 +31,14 @@ impl fmt::Display for Secret {
     }
 }
 
-impl SecretRef {
+/// Reading the value a [`SecretRef`] names.
+pub trait Resolve {
     /// Reads the value. A file's trailing newline is removed (as written by `echo`).
-    pub fn resolve(&self) -> Result<Secret, String> {
+    fn resolve(&self) -> Result<Secret, String>;
+}
+
+impl Resolve for SecretRef {
+    fn resolve(&self) -> Result<Secret, String> {
         match self {
             SecretRef::Env(name) => match std::env::var(name) {
                 Ok(v) if !v.is_empty() => Ok(Secret(v)),

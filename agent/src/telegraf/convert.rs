@@ -1,22 +1,54 @@
-//! The conversion itself, from a parsed TOML table to vigil's YAML.
+//! The conversion itself, from a parsed TOML table to vigil's configuration, built with the
+//! contract's types ([`raw`]) so that what is written is what the agent reads.
 use std::collections::BTreeMap;
+use std::time::Duration;
 
-use serde_json::{Map, Value, json};
 use toml::Value as T;
 
 use super::Imported;
+use crate::config::SecretRef;
+use crate::config::raw;
+use crate::config::units::{Dur, parse_duration};
 
 fn s(v: Option<&T>) -> Option<String> {
     v.and_then(|v| v.as_str()).map(str::to_string)
 }
 
-fn duration(v: Option<&T>) -> Option<String> {
-    match v? {
-        T::String(s) => Some(s.clone()),
-        T::Integer(i) => Some(format!("{i}s")),
-        T::Float(f) => Some(format!("{}ms", (f * 1000.0).round() as i64)),
-        _ => None,
+/// A Telegraf duration (`"10s"`, seconds as a number) as vigil writes it; one vigil cannot
+/// read (such as Go's `"1m30s"`) is reported and left to vigil's default.
+fn duration(v: Option<&T>, at: &str, key: &str, warnings: &mut Vec<String>) -> Option<Dur> {
+    let d = match v? {
+        T::String(text) => parse_duration(text).map_err(|e| e.to_string()),
+        T::Integer(i) => u64::try_from(*i)
+            .map(Duration::from_secs)
+            .map_err(|_| format!("{i} is negative")),
+        T::Float(f) => Duration::try_from_secs_f64(*f).map_err(|e| format!("{f}: {e}")),
+        other => Err(format!("{other} is not a duration")),
+    };
+    match d {
+        Ok(d) => Some(Dur(d)),
+        Err(e) => {
+            warnings.push(format!("{at}: {key}: {e}; vigil's default is used"));
+            None
+        }
     }
+}
+
+/// A whole number in the range of `N`; one out of range is reported and left to the default.
+fn number<N: TryFrom<i64>>(
+    v: Option<&T>,
+    at: &str,
+    key: &str,
+    warnings: &mut Vec<String>,
+) -> Option<N> {
+    let i = v?.as_integer()?;
+    let n = N::try_from(i).ok();
+    if n.is_none() {
+        warnings.push(format!(
+            "{at}: {key} = {i} is out of range; vigil's default is used"
+        ));
+    }
+    n
 }
 
 /// `udp://10.0.0.1:161` -> ("10.0.0.1", Some(161))
@@ -59,24 +91,19 @@ const SNMP_KEYS: &[&str] = &[
     "agent_host_tag",
 ];
 
-fn field(
-    f: &Map<String, Value>,
-    t: &toml::Table,
-    at: &str,
-    warnings: &mut Vec<String>,
-) -> Option<Value> {
+const DEFAULT_URL: &str = "http://127.0.0.1:8086";
+
+fn field(t: &toml::Table, at: &str, warnings: &mut Vec<String>) -> Option<raw::Field> {
     let oid = s(t.get("oid"))?;
-    let mut out = Map::new();
-    if let Some(n) = s(t.get("name")) {
-        out.insert("name".into(), json!(n));
-    }
-    out.insert("oid".into(), json!(oid));
-    if t.get("is_tag").and_then(T::as_bool) == Some(true) {
-        out.insert("tag".into(), json!(true));
-    }
+    let mut out = raw::Field {
+        name: s(t.get("name")),
+        oid,
+        tag: t.get("is_tag").and_then(T::as_bool) == Some(true),
+        conversion: None,
+    };
     if let Some(c) = s(t.get("conversion")) {
         if crate::sources::snmp::profile::Conversion::parse(&c).is_ok() {
-            out.insert("conversion".into(), json!(c));
+            out.conversion = Some(c);
         } else {
             warnings.push(format!(
                 "{at}: conversion {c:?} is not supported; the raw value is kept"
@@ -88,21 +115,160 @@ fn field(
             warnings.push(format!("{at}: option {k:?} is not supported"));
         }
     }
-    let _ = f;
-    Some(Value::Object(out))
+    Some(out)
 }
 
-pub fn convert(root: &toml::Table) -> Result<Imported, String> {
-    let mut imp = Imported::default();
-    let mut devices: Vec<Map<String, Value>> = Vec::new();
-    let mut profiles = Map::new();
-    let mut defaults = Map::new();
-    let mut output = Value::Null;
+fn fields(v: Option<&T>, at: &str, warnings: &mut Vec<String>) -> Vec<raw::Field> {
+    v.and_then(T::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .filter_map(|(i, f)| field(f.as_table()?, &format!("{at} field #{}", i + 1), warnings))
+        .collect()
+}
 
-    if let Some(T::Table(agent)) = root.get("agent")
-        && let Some(i) = duration(agent.get("interval"))
-    {
-        defaults.insert("interval".into(), json!(i));
+fn table(t: &toml::Table, at: &str, warnings: &mut Vec<String>) -> raw::Table {
+    let out = raw::Table {
+        name: s(t.get("name")),
+        oid: s(t.get("oid")),
+        inherit_tags: match t.get("inherit_tags") {
+            Some(T::Array(inh)) => inh.iter().filter_map(T::as_str).map(String::from).collect(),
+            _ => Vec::new(),
+        },
+        index_tag: (t.get("index_as_tag").and_then(T::as_bool) == Some(true))
+            .then(|| "index".to_owned()),
+        fields: fields(t.get("field"), at, warnings),
+    };
+    for k in t.keys() {
+        if !["name", "oid", "inherit_tags", "index_as_tag", "field"].contains(&k.as_str()) {
+            warnings.push(format!("{at}: option {k:?} is not supported"));
+        }
+    }
+    out
+}
+
+/// The credentials and tunables of one `[[inputs.snmp]]` section (secrets as references).
+fn snmp(sec: &toml::Table, n: usize, at: &str, imp: &mut Imported) -> raw::Snmp {
+    let version = match sec.get("version").and_then(T::as_integer).unwrap_or(2) {
+        3 => raw::SNMP_V3,
+        1 => {
+            imp.warnings
+                .push(format!("{at}: SNMPv1 is not supported; converted as v2c"));
+            raw::SNMP_V2C
+        }
+        _ => raw::SNMP_V2C,
+    };
+    let mut snmp = raw::Snmp {
+        version: Some(version.to_owned()),
+        ..raw::Snmp::default()
+    };
+    if version == raw::SNMP_V2C {
+        let var = env_name("SNMP_COMMUNITY", n);
+        snmp.community = Some(SecretRef::Env(var.clone()));
+        imp.secrets.push(format!(
+            "{var}: the community of {at} (`community` in the Telegraf file, default \"public\")"
+        ));
+    } else {
+        snmp.user = Some(s(sec.get("sec_name")).unwrap_or_default());
+        let level = s(sec.get("sec_level"))
+            .unwrap_or_else(|| "authNoPriv".into())
+            .to_ascii_lowercase();
+        if level != "noauthnopriv" {
+            let var = env_name("SNMP_AUTH_PASSWORD", n);
+            snmp.auth = Some(raw::Auth {
+                protocol: s(sec.get("auth_protocol")).unwrap_or_else(|| "MD5".into()),
+                password: SecretRef::Env(var.clone()),
+            });
+            imp.secrets.push(format!("{var}: auth_password of {at}"));
+        }
+        if level == "authpriv" {
+            let var = env_name("SNMP_PRIV_PASSWORD", n);
+            snmp.privacy = Some(raw::Priv {
+                protocol: s(sec.get("priv_protocol")).unwrap_or_else(|| "DES".into()),
+                password: SecretRef::Env(var.clone()),
+            });
+            imp.secrets.push(format!("{var}: priv_password of {at}"));
+        }
+        snmp.context = s(sec.get("context_name"));
+    }
+    snmp.timeout = duration(sec.get("timeout"), at, "timeout", &mut imp.warnings);
+    snmp.retries = number(sec.get("retries"), at, "retries", &mut imp.warnings);
+    snmp.max_repetitions = number(
+        sec.get("max_repetitions"),
+        at,
+        "max_repetitions",
+        &mut imp.warnings,
+    );
+    snmp
+}
+
+/// The first `[[outputs.influxdb]]` or `[[outputs.influxdb_v2]]`.
+fn output(root: &toml::Table, imp: &mut Imported) -> Option<raw::Output> {
+    let outputs = root
+        .get("outputs")
+        .and_then(T::as_table)
+        .cloned()
+        .unwrap_or_default();
+    let mut output = None;
+    for (kind, secs) in &outputs {
+        let first = secs
+            .as_array()
+            .and_then(|a| a.first())
+            .and_then(T::as_table);
+        let url = first
+            .and_then(|t| t.get("urls"))
+            .and_then(T::as_array)
+            .and_then(|a| a.first())
+            .and_then(T::as_str)
+            .unwrap_or(DEFAULT_URL);
+        match (kind.as_str(), first, output.is_none()) {
+            ("influxdb_v2", Some(t), true) => {
+                imp.secrets
+                    .push("VIGIL_INFLUX_TOKEN: the token of [[outputs.influxdb_v2]]".into());
+                let mut influx = raw::Influx::new(url);
+                influx.v2 = Some(raw::InfluxV2 {
+                    org: s(t.get("organization")).unwrap_or_default(),
+                    bucket: s(t.get("bucket")).unwrap_or_default(),
+                    token: SecretRef::Env("VIGIL_INFLUX_TOKEN".into()),
+                });
+                output = Some(raw::Output { influxdb: influx });
+            }
+            ("influxdb", Some(t), true) => {
+                let username = s(t.get("username"));
+                if username.is_some() {
+                    imp.secrets
+                        .push("VIGIL_INFLUX_PASSWORD: the password of [[outputs.influxdb]]".into());
+                }
+                let mut influx = raw::Influx::new(url);
+                influx.v1 = Some(raw::InfluxV1 {
+                    database: s(t.get("database")).unwrap_or_else(|| "telegraf".into()),
+                    retention_policy: s(t.get("retention_policy")).filter(|r| !r.is_empty()),
+                    password: username
+                        .is_some()
+                        .then(|| SecretRef::Env("VIGIL_INFLUX_PASSWORD".into())),
+                    username,
+                });
+                output = Some(raw::Output { influxdb: influx });
+            }
+            _ => imp.warnings.push(format!(
+                "[[outputs.{kind}]]: only the first influxdb or influxdb_v2 output is converted"
+            )),
+        }
+    }
+    output
+}
+
+pub fn convert(root: &toml::Table) -> Result<Imported, serde_yaml::Error> {
+    let mut imp = Imported::default();
+    let mut cfg = raw::Config::default();
+
+    if let Some(T::Table(agent)) = root.get("agent") {
+        cfg.defaults.interval = duration(
+            agent.get("interval"),
+            "[agent]",
+            "interval",
+            &mut imp.warnings,
+        );
     }
     let inputs = root
         .get("inputs")
@@ -132,144 +298,35 @@ pub fn convert(root: &toml::Table) -> Result<Imported, String> {
             }
         }
         let profile_name = format!("telegraf-snmp-{n}");
-        let mut profile = Map::new();
         let measurement = s(sec.get("name")).unwrap_or_else(|| "snmp".into());
-        if measurement != "snmp" {
-            profile.insert("measurement".into(), json!(measurement));
-        }
-        let mut fields = Vec::new();
-        for (i, f) in sec
-            .get("field")
-            .and_then(T::as_array)
-            .into_iter()
-            .flatten()
-            .enumerate()
-        {
-            if let Some(t) = f.as_table()
-                && let Some(v) = field(
-                    &Map::new(),
-                    t,
-                    &format!("{at} field #{}", i + 1),
-                    &mut imp.warnings,
-                )
-            {
-                fields.push(v);
-            }
-        }
-        let mut tables = Vec::new();
-        for (i, tb) in sec
-            .get("table")
-            .and_then(T::as_array)
-            .into_iter()
-            .flatten()
-            .enumerate()
-        {
-            let tat = format!("{at} table #{}", i + 1);
-            let Some(t) = tb.as_table() else { continue };
-            let mut out = Map::new();
-            if let Some(name) = s(t.get("name")) {
-                out.insert("name".into(), json!(name));
-            }
-            if let Some(oid) = s(t.get("oid")) {
-                out.insert("oid".into(), json!(oid));
-            }
-            if let Some(T::Array(inh)) = t.get("inherit_tags") {
-                out.insert(
-                    "inherit_tags".into(),
-                    json!(inh.iter().filter_map(T::as_str).collect::<Vec<_>>()),
-                );
-            }
-            if t.get("index_as_tag").and_then(T::as_bool) == Some(true) {
-                out.insert("index_tag".into(), json!("index"));
-            }
-            let mut tf = Vec::new();
-            for (j, f) in t
-                .get("field")
+        let profile = raw::Profile {
+            measurement: (measurement != "snmp").then_some(measurement),
+            fields: fields(sec.get("field"), &at, &mut imp.warnings),
+            tables: sec
+                .get("table")
                 .and_then(T::as_array)
                 .into_iter()
                 .flatten()
                 .enumerate()
-            {
-                if let Some(ft) = f.as_table()
-                    && let Some(v) = field(
-                        &Map::new(),
-                        ft,
-                        &format!("{tat} field #{}", j + 1),
+                .filter_map(|(i, tb)| {
+                    let t = tb.as_table()?;
+                    Some(table(
+                        t,
+                        &format!("{at} table #{}", i + 1),
                         &mut imp.warnings,
-                    )
-                {
-                    tf.push(v);
-                }
-            }
-            if !tf.is_empty() {
-                out.insert("fields".into(), Value::Array(tf));
-            }
-            for k in t.keys() {
-                if !["name", "oid", "inherit_tags", "index_as_tag", "field"].contains(&k.as_str()) {
-                    imp.warnings
-                        .push(format!("{tat}: option {k:?} is not supported"));
-                }
-            }
-            tables.push(Value::Object(out));
-        }
-        if !fields.is_empty() {
-            profile.insert("fields".into(), Value::Array(fields));
-        }
-        if !tables.is_empty() {
-            profile.insert("tables".into(), Value::Array(tables));
-        }
-        let has_profile = !profile.is_empty();
-        if has_profile {
-            profiles.insert(profile_name.clone(), Value::Object(profile));
-        }
-
-        // credentials
-        let version = match sec.get("version").and_then(T::as_integer).unwrap_or(2) {
-            3 => "3",
-            1 => {
-                imp.warnings
-                    .push(format!("{at}: SNMPv1 is not supported; converted as v2c"));
-                "2c"
-            }
-            _ => "2c",
+                    ))
+                })
+                .collect(),
         };
-        let mut snmp = Map::new();
-        snmp.insert("version".into(), json!(version));
-        if version == "2c" {
-            let var = env_name("SNMP_COMMUNITY", n);
-            snmp.insert("community".into(), json!({"env": var}));
-            imp.secrets.push(format!("{var}: the community of {at} (`community` in the Telegraf file, default \"public\")"));
+        let profiles = if profile == raw::Profile::default() {
+            vec!["system".to_string()]
         } else {
-            snmp.insert(
-                "user".into(),
-                json!(s(sec.get("sec_name")).unwrap_or_default()),
-            );
-            let level = s(sec.get("sec_level"))
-                .unwrap_or_else(|| "authNoPriv".into())
-                .to_ascii_lowercase();
-            if level != "noauthnopriv" {
-                let var = env_name("SNMP_AUTH_PASSWORD", n);
-                snmp.insert("auth".into(), json!({"protocol": s(sec.get("auth_protocol")).unwrap_or_else(|| "MD5".into()), "password": {"env": var}}));
-                imp.secrets.push(format!("{var}: auth_password of {at}"));
-            }
-            if level == "authpriv" {
-                let var = env_name("SNMP_PRIV_PASSWORD", n);
-                snmp.insert("priv".into(), json!({"protocol": s(sec.get("priv_protocol")).unwrap_or_else(|| "DES".into()), "password": {"env": var}}));
-                imp.secrets.push(format!("{var}: priv_password of {at}"));
-            }
-            if let Some(c) = s(sec.get("context_name")) {
-                snmp.insert("context".into(), json!(c));
-            }
-        }
-        if let Some(t) = duration(sec.get("timeout")) {
-            snmp.insert("timeout".into(), json!(t));
-        }
-        if let Some(r) = sec.get("retries").and_then(T::as_integer) {
-            snmp.insert("retries".into(), json!(r));
-        }
-        if let Some(r) = sec.get("max_repetitions").and_then(T::as_integer) {
-            snmp.insert("max_repetitions".into(), json!(r));
-        }
+            cfg.profiles.insert(profile_name.clone(), profile);
+            vec![profile_name]
+        };
+
+        let snmp = snmp(sec, n, &at, &mut imp);
+        let interval = duration(sec.get("interval"), &at, "interval", &mut imp.warnings);
         let agents: Vec<String> = sec
             .get("agents")
             .and_then(T::as_array)
@@ -283,26 +340,14 @@ pub fn convert(root: &toml::Table) -> Result<Imported, String> {
         }
         for a in agents {
             let (host, port) = parse_agent(&a);
-            let mut sn = snmp.clone();
-            if let Some(p) = port.filter(|p| *p != 161) {
-                sn.insert("port".into(), json!(p));
-            }
-            let mut d = Map::new();
-            d.insert("name".into(), json!(host));
-            d.insert("address".into(), json!(host));
-            if let Some(i) = duration(sec.get("interval")) {
-                d.insert("interval".into(), json!(i));
-            }
-            d.insert("snmp".into(), Value::Object(sn));
-            d.insert(
-                "profiles".into(),
-                json!(if has_profile {
-                    vec![profile_name.clone()]
-                } else {
-                    vec!["system".to_string()]
-                }),
-            );
-            devices.push(d);
+            let mut device = raw::Device::new(host.clone(), host);
+            device.interval = interval;
+            device.snmp = Some(raw::Snmp {
+                port: port.filter(|p| *p != 161),
+                ..snmp.clone()
+            });
+            device.profiles = Some(profiles.clone());
+            cfg.devices.push(device);
         }
     }
 
@@ -311,20 +356,20 @@ pub fn convert(root: &toml::Table) -> Result<Imported, String> {
         .and_then(T::as_array)
         .cloned()
         .unwrap_or_default();
-    let mut icmp_defaults: Option<BTreeMap<String, Value>> = None;
+    let mut icmp_defaults: Option<raw::Icmp> = None;
     for (n, sec) in pings.iter().enumerate() {
         let at = format!("[[inputs.ping]] #{}", n + 1);
         let Some(sec) = sec.as_table() else { continue };
-        let mut icmp = BTreeMap::new();
-        if let Some(c) = sec.get("count").and_then(T::as_integer) {
-            icmp.insert("count".to_string(), json!(c));
-        }
-        if let Some(i) = duration(sec.get("ping_interval")) {
-            icmp.insert("interval".to_string(), json!(i));
-        }
-        if let Some(t) = duration(sec.get("timeout")) {
-            icmp.insert("timeout".to_string(), json!(t));
-        }
+        let icmp = raw::Icmp {
+            count: number(sec.get("count"), &at, "count", &mut imp.warnings),
+            interval: duration(
+                sec.get("ping_interval"),
+                &at,
+                "ping_interval",
+                &mut imp.warnings,
+            ),
+            timeout: duration(sec.get("timeout"), &at, "timeout", &mut imp.warnings),
+        };
         for k in sec.keys() {
             if ![
                 "urls",
@@ -355,104 +400,33 @@ pub fn convert(root: &toml::Table) -> Result<Imported, String> {
             .flatten()
             .filter_map(T::as_str)
         {
-            let setting = per_device.as_ref().map_or(json!(true), |m| json!(m));
-            if let Some(d) = devices
-                .iter_mut()
-                .find(|d| d.get("address") == Some(&json!(u)))
-            {
-                d.insert("icmp".into(), setting);
+            let setting = per_device
+                .clone()
+                .map_or(raw::IcmpSwitch::On(true), raw::IcmpSwitch::With);
+            if let Some(d) = cfg.devices.iter_mut().find(|d| d.address == u) {
+                d.icmp = Some(setting);
             } else {
-                let mut d = Map::new();
-                d.insert("name".into(), json!(u));
-                d.insert("address".into(), json!(u));
-                d.insert("icmp".into(), setting);
-                devices.push(d);
+                let mut d = raw::Device::new(u, u);
+                d.icmp = Some(setting);
+                cfg.devices.push(d);
             }
         }
     }
-    if let Some(d) = icmp_defaults.filter(|d| !d.is_empty()) {
-        defaults.insert("icmp".into(), json!(d));
-    }
-
-    // the InfluxDB output
-    let outputs = root
-        .get("outputs")
-        .and_then(T::as_table)
-        .cloned()
-        .unwrap_or_default();
-    for (kind, secs) in &outputs {
-        let first = secs
-            .as_array()
-            .and_then(|a| a.first())
-            .and_then(T::as_table);
-        let url = first
-            .and_then(|t| t.get("urls"))
-            .and_then(T::as_array)
-            .and_then(|a| a.first())
-            .and_then(T::as_str)
-            .map(str::to_string);
-        match (kind.as_str(), first, output.is_null()) {
-            ("influxdb_v2", Some(t), true) => {
-                imp.secrets
-                    .push("VIGIL_INFLUX_TOKEN: the token of [[outputs.influxdb_v2]]".into());
-                output = json!({"influxdb": {"url": url.unwrap_or_else(|| "http://127.0.0.1:8086".into()),
-                    "v2": {"org": s(t.get("organization")).unwrap_or_default(), "bucket": s(t.get("bucket")).unwrap_or_default(), "token": {"env": "VIGIL_INFLUX_TOKEN"}}}});
-            }
-            ("influxdb", Some(t), true) => {
-                let mut v1 = Map::new();
-                v1.insert(
-                    "database".into(),
-                    json!(s(t.get("database")).unwrap_or_else(|| "telegraf".into())),
-                );
-                if let Some(rp) = s(t.get("retention_policy")).filter(|r| !r.is_empty()) {
-                    v1.insert("retention_policy".into(), json!(rp));
-                }
-                if let Some(u) = s(t.get("username")) {
-                    v1.insert("username".into(), json!(u));
-                    v1.insert("password".into(), json!({"env": "VIGIL_INFLUX_PASSWORD"}));
-                    imp.secrets
-                        .push("VIGIL_INFLUX_PASSWORD: the password of [[outputs.influxdb]]".into());
-                }
-                output = json!({"influxdb": {"url": url.unwrap_or_else(|| "http://127.0.0.1:8086".into()), "v1": v1}});
-            }
-            _ => imp.warnings.push(format!(
-                "[[outputs.{kind}]]: only the first influxdb or influxdb_v2 output is converted"
-            )),
-        }
-    }
+    cfg.defaults.icmp = icmp_defaults.filter(|d| !d.is_empty());
+    cfg.output = output(root, &mut imp);
 
     // device names must be unique
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
-    for d in &mut devices {
-        let name = d
-            .get("name")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
-        let c = seen.entry(name.clone()).or_insert(0);
+    for d in &mut cfg.devices {
+        let c = seen.entry(d.name.clone()).or_insert(0);
         *c += 1;
         if *c > 1 {
-            d.insert("name".into(), json!(format!("{name}-{c}")));
+            d.name = format!("{}-{c}", d.name);
         }
     }
-    let mut cfg = Map::new();
-    if !output.is_null() {
-        cfg.insert("output".into(), output);
-    }
-    if !defaults.is_empty() {
-        cfg.insert("defaults".into(), Value::Object(defaults));
-    }
-    if !profiles.is_empty() {
-        cfg.insert("profiles".into(), Value::Object(profiles));
-    }
-    cfg.insert(
-        "devices".into(),
-        Value::Array(devices.into_iter().map(Value::Object).collect()),
-    );
     imp.yaml = format!(
         "# converted from a Telegraf configuration by `vigil-agent import-telegraf`\n{}",
-        serde_yaml::to_string(&Value::Object(cfg))
-            .map_err(|e| format!("cannot render YAML: {e}"))?
+        serde_yaml::to_string(&cfg)?
     );
     Ok(imp)
 }

@@ -18,8 +18,12 @@ pub enum ImportError {
     },
     #[error("{path}: not valid TOML: {message}")]
     Toml { path: PathBuf, message: String },
-    #[error("{path}: {message}")]
-    Invalid { path: PathBuf, message: String },
+    #[error("{path}: cannot render YAML")]
+    Render {
+        path: PathBuf,
+        #[source]
+        source: serde_yaml::Error,
+    },
 }
 
 /// The converted configuration and the report.
@@ -43,9 +47,9 @@ pub fn import_file(path: &Path) -> Result<Imported, ImportError> {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
-    convert(&value).map_err(|message| ImportError::Invalid {
+    convert(&value).map_err(|source| ImportError::Render {
         path: path.to_path_buf(),
-        message,
+        source,
     })
 }
 

@@ -82,3 +82,39 @@ fn seed_style_config_converts_and_validates() {
     assert_eq!(cfg.devices.len(), 3);
     assert!(cfg.device("198.18.2.2").unwrap().snmp.is_none());
 }
+
+#[test]
+fn imported_seed_passes_check_config() {
+    let root: toml::Table = SEED.parse().unwrap();
+    let out = convert(&root).unwrap();
+    let dir = std::env::temp_dir().join(format!("vigil-import-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let secret = dir.join("community");
+    std::fs::write(&secret, "s3cret\n").unwrap();
+    let file = dir.join("imported.yaml");
+    let yaml = out.yaml.replace(
+        "env: VIGIL_SNMP_COMMUNITY_1",
+        &format!("file: {}", secret.display()),
+    );
+    std::fs::write(&file, yaml).unwrap();
+    let summary = crate::commands::check_config(&file).unwrap();
+    assert!(summary.contains("3 devices (1 SNMP, 3 ICMP)"), "{summary}");
+    assert!(summary.contains("InfluxDB v1 http://127.0.0.1:8086 database=telegraf"));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn durations_vigil_cannot_read_are_reported_not_copied() {
+    let root: toml::Table =
+        "[agent]\ninterval = \"1m30s\"\n[[inputs.ping]]\nurls = [\"a\"]\ntimeout = 2\n"
+            .parse()
+            .unwrap();
+    let out = convert(&root).unwrap();
+    assert!(
+        out.warnings.iter().any(|w| w.contains("[agent]: interval")),
+        "{:?}",
+        out.warnings
+    );
+    assert!(!out.yaml.contains("1m30s"), "{}", out.yaml);
+    assert!(out.yaml.contains("timeout: 2s"), "{}", out.yaml);
+}

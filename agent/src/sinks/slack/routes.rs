@@ -10,8 +10,8 @@ use serde::Deserialize;
 
 use super::transport::Transport;
 use crate::alerts::signal::{Scope, Severity};
-use crate::config::SecretRef;
 use crate::config::units::Dur;
+use crate::config::{Resolve, SecretRef};
 
 /// `{webhook: {env: VAR}}` or `{bot_token: {file: PATH}, channel: C123}`, optionally with
 /// a directory of template overrides and the least severity posted there.

@@ -1,7 +1,7 @@
 //! Profiles: what to collect from a device. The built-in ones (`system`, `if-mib`,
 //! `host-resources`, `entity-sensor`) and user profiles from the configuration resolve to
 //! the same [`Profile`] type.
-use crate::config::raw::{RawField, RawProfile, RawTable};
+use crate::config::raw;
 
 use super::mib;
 use super::oid::Oid;
@@ -98,7 +98,7 @@ fn valid_name(kind: &str, name: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn resolve_field(f: &RawField, what: &str) -> Result<(String, Oid, Conversion), String> {
+fn resolve_field(f: &raw::Field, what: &str) -> Result<(String, Oid, Conversion), String> {
     let r = mib::resolve(&f.oid).map_err(|e| format!("{what}: {e}"))?;
     let name = f.name.clone().unwrap_or(r.name);
     if name.is_empty() {
@@ -116,7 +116,7 @@ fn resolve_field(f: &RawField, what: &str) -> Result<(String, Oid, Conversion), 
     Ok((name, r.oid, conversion))
 }
 
-fn resolve_table(t: &RawTable, what: &str) -> Result<Table, String> {
+fn resolve_table(t: &raw::Table, what: &str) -> Result<Table, String> {
     let mut columns = Vec::new();
     let mut measurement = t.name.clone();
     if let Some(oid) = &t.oid {
@@ -166,7 +166,7 @@ fn resolve_table(t: &RawTable, what: &str) -> Result<Table, String> {
 
 impl Profile {
     /// Resolves a user profile; `what` is its location for error messages.
-    pub fn from_raw(name: &str, raw: &RawProfile, what: &str) -> Result<Profile, String> {
+    pub fn from_raw(name: &str, raw: &raw::Profile, what: &str) -> Result<Profile, String> {
         let measurement = raw
             .measurement
             .clone()

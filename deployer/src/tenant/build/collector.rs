@@ -15,9 +15,10 @@ use super::pod::{self, secret_env};
 use super::secrets::SecretKey;
 use super::workload::{self, Strategy};
 use super::{Component, Error, Object, Options, influxdb, meta, name};
-use crate::tenant::validate::{AuthProtocol, CredentialRef, PrivProtocol, Severity, Snmp, Tenant};
+use crate::tenant::validate::{CredentialRef, Duration, Severity, Snmp, Tenant};
+use vigil_contract::{Bytes, Dur, SecretRef, collector, names};
 
-pub const HEALTH_PORT: i32 = 9273;
+pub const HEALTH_PORT: i32 = names::HEALTH_PORT as i32;
 const UID: i64 = 65532;
 pub const CONFIG_DIR: &str = "/etc/vigil/config";
 pub const CONFIG_PATH: &str = "/etc/vigil/config/collector.yaml";
@@ -26,107 +27,9 @@ pub const ALERTS_PATH: &str = "/etc/vigil/config/alerts.yaml";
 const ALERT_STATE: &str = "/var/lib/vigil-agent/alerts-state.json";
 const CREDENTIALS_DIR: &str = "/etc/vigil/credentials";
 const SPOOL_DIR: &str = "/var/lib/vigil-agent/spool";
+/// The collector's spool on disk (its volume is 512Mi).
+const SPOOL_SIZE: Bytes = Bytes(256 << 20);
 const PASSWORD_ENV: &str = "VIGIL_INFLUXDB_PASSWORD";
-
-/// `collector.yaml` in vigil-agent's configuration format (snake_case keys).
-#[derive(Debug, Serialize)]
-pub struct AgentConfig {
-    pub agent: AgentSection,
-    pub spool: SpoolSection,
-    pub output: OutputSection,
-    pub defaults: Defaults,
-    pub devices: Vec<DeviceConfig>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct AgentSection {
-    /// Stable across rollouts (the pod's host name is not): the stack-health dashboard
-    /// and the self-metrics are keyed by it.
-    pub name: String,
-    pub listen: String,
-    /// Device alerts are this tenant's: they go to its Slack webhook.
-    pub tenant: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub alerts: Option<String>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct SpoolSection {
-    pub dir: String,
-    pub max_size: String,
-}
-
-#[derive(Debug, Serialize)]
-pub struct OutputSection {
-    pub influxdb: InfluxOutput,
-}
-
-#[derive(Debug, Serialize)]
-pub struct InfluxOutput {
-    pub url: String,
-    pub v1: InfluxV1,
-}
-
-#[derive(Debug, Serialize)]
-pub struct InfluxV1 {
-    pub database: String,
-    pub username: String,
-    pub password: Ref,
-}
-
-/// A secret reference as vigil-agent reads it: `{env: NAME}` or `{file: PATH}`.
-#[derive(Debug, Serialize)]
-pub struct Ref {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub env: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub file: Option<String>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Defaults {
-    pub interval: String,
-    pub snmp: SnmpDefaults,
-    pub tags: BTreeMap<String, String>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct SnmpDefaults {
-    pub timeout: String,
-}
-
-#[derive(Debug, Serialize)]
-pub struct DeviceConfig {
-    pub name: String,
-    pub address: String,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub tags: BTreeMap<String, String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub snmp: Option<SnmpConfig>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub profiles: Option<Vec<String>>,
-    pub icmp: bool,
-}
-
-#[derive(Debug, Serialize)]
-pub struct SnmpConfig {
-    pub version: &'static str,
-    pub port: u16,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub community: Option<Ref>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub user: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub auth: Option<Key<AuthProtocol>>,
-    #[serde(rename = "priv", skip_serializing_if = "Option::is_none")]
-    pub privacy: Option<Key<PrivProtocol>>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Key<P> {
-    pub protocol: P,
-    pub password: Ref,
-}
 
 /// `alerts.yaml` in vigil-agent's alert format: the device rules with their defaults, the
 /// tenant's webhook (a file from the credentials Secret), its least severity and digest.
@@ -152,7 +55,7 @@ pub struct AlertsSlack {
 
 #[derive(Debug, Serialize)]
 pub struct Destination {
-    pub webhook: Ref,
+    pub webhook: SecretRef,
     pub min_severity: Severity,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub routes: Vec<Route>,
@@ -162,7 +65,7 @@ pub struct Destination {
 #[derive(Debug, Serialize)]
 pub struct Route {
     pub tags: BTreeMap<String, String>,
-    pub webhook: Ref,
+    pub webhook: SecretRef,
     pub min_severity: Severity,
 }
 
@@ -225,85 +128,91 @@ pub fn credential_refs(t: &Tenant) -> Vec<(String, CredentialRef, String)> {
     out
 }
 
-fn file(key: &str) -> Ref {
-    Ref {
-        env: None,
-        file: Some(format!("{CREDENTIALS_DIR}/{key}")),
+/// A file of the credentials Secret, mounted at [`CREDENTIALS_DIR`].
+fn file(key: &str) -> SecretRef {
+    SecretRef::File(format!("{CREDENTIALS_DIR}/{key}").into())
+}
+
+/// The duration in vigil-agent's format.
+fn dur(d: Duration) -> Dur {
+    Dur(std::time::Duration::from_secs(d.secs()))
+}
+
+fn snmp(device: &str, s: &Snmp) -> collector::Snmp {
+    match s {
+        Snmp::V2c { port, .. } => collector::Snmp {
+            version: Some(collector::SNMP_V2C.into()),
+            port: Some(*port),
+            community: Some(file(&format!("{device}.community"))),
+            ..Default::default()
+        },
+        Snmp::V3 {
+            port,
+            user,
+            auth,
+            privacy,
+        } => collector::Snmp {
+            version: Some(collector::SNMP_V3.into()),
+            port: Some(*port),
+            user: Some(user.clone()),
+            auth: auth.as_ref().map(|(p, _)| collector::Auth {
+                protocol: p.as_str().into(),
+                password: file(&format!("{device}.auth-password")),
+            }),
+            privacy: privacy.as_ref().map(|(p, _)| collector::Priv {
+                protocol: p.as_str().into(),
+                password: file(&format!("{device}.priv-password")),
+            }),
+            ..Default::default()
+        },
     }
 }
 
-pub fn config(t: &Tenant) -> AgentConfig {
+/// `collector.yaml`, in the contract's collector format.
+pub fn config(t: &Tenant) -> collector::Config {
     let devices = t
         .devices
         .iter()
-        .map(|d| DeviceConfig {
-            name: d.name.to_string(),
-            address: d.address.to_string(),
+        .map(|d| collector::Device {
             tags: d.tags.clone(),
-            icmp: d.icmp,
+            icmp: Some(collector::IcmpSwitch::On(d.icmp)),
             profiles: (!d.profiles.is_empty()).then(|| d.profiles.clone()),
-            snmp: d.snmp.as_ref().map(|s| match s {
-                Snmp::V2c { port, .. } => SnmpConfig {
-                    version: "2c",
-                    port: *port,
-                    community: Some(file(&format!("{}.community", d.name))),
-                    user: None,
-                    auth: None,
-                    privacy: None,
-                },
-                Snmp::V3 {
-                    port,
-                    user,
-                    auth,
-                    privacy,
-                } => SnmpConfig {
-                    version: "3",
-                    port: *port,
-                    community: None,
-                    user: Some(user.clone()),
-                    auth: auth.as_ref().map(|(p, _)| Key {
-                        protocol: *p,
-                        password: file(&format!("{}.auth-password", d.name)),
-                    }),
-                    privacy: privacy.as_ref().map(|(p, _)| Key {
-                        protocol: *p,
-                        password: file(&format!("{}.priv-password", d.name)),
-                    }),
-                },
-            }),
+            snmp: d.snmp.as_ref().map(|s| snmp(&d.name.to_string(), s)),
+            ..collector::Device::new(d.name.to_string(), d.address.to_string())
         })
         .collect();
-    AgentConfig {
-        agent: AgentSection {
-            name: name(t, "collector"),
-            listen: format!("0.0.0.0:{HEALTH_PORT}"),
-            tenant: t.name.to_string(),
-            alerts: t.slack.is_some().then(|| ALERTS_PATH.to_owned()),
+    let mut influx = collector::Influx::new(influxdb::url(t));
+    influx.v1 = Some(collector::InfluxV1 {
+        database: influxdb::BUCKET.into(),
+        retention_policy: None,
+        username: Some(influxdb::COLLECTOR_USER.into()),
+        password: Some(SecretRef::Env(PASSWORD_ENV.into())),
+    });
+    collector::Config {
+        agent: collector::Agent {
+            name: Some(name(t, "collector")),
+            listen: Some(format!("0.0.0.0:{HEALTH_PORT}")),
+            tenant: Some(t.name.to_string()),
+            alerts: t.slack.is_some().then(|| ALERTS_PATH.into()),
+            ..Default::default()
         },
-        spool: SpoolSection {
-            dir: SPOOL_DIR.into(),
-            max_size: "256MiB".into(),
+        spool: collector::Spool {
+            dir: Some(SPOOL_DIR.into()),
+            max_size: Some(SPOOL_SIZE),
+            fsync: None,
         },
-        output: OutputSection {
-            influxdb: InfluxOutput {
-                url: influxdb::url(t),
-                v1: InfluxV1 {
-                    database: influxdb::BUCKET.into(),
-                    username: influxdb::COLLECTOR_USER.into(),
-                    password: Ref {
-                        env: Some(PASSWORD_ENV.into()),
-                        file: None,
-                    },
-                },
-            },
-        },
-        defaults: Defaults {
-            interval: t.collector.interval.to_string(),
-            snmp: SnmpDefaults {
-                timeout: t.collector.timeout.to_string(),
-            },
+        output: Some(collector::Output { influxdb: influx }),
+        defaults: collector::Defaults {
+            interval: Some(dur(t.collector.interval)),
+            snmp: Some(collector::Snmp {
+                timeout: Some(dur(t.collector.timeout)),
+                ..Default::default()
+            }),
             tags: BTreeMap::from([("tenant".to_owned(), t.name.to_string())]),
+            ..Default::default()
         },
+        profile_files: Vec::new(),
+        profiles: BTreeMap::new(),
         devices,
     }
 }
@@ -340,11 +249,11 @@ fn alerts(t: &Tenant) -> Option<AlertsConfig> {
 pub(super) fn objects(t: &Tenant, opts: &Options) -> Result<Vec<Object>, Error> {
     let c = Component::Collector;
     let mut yaml = serde_yaml::to_string(&config(t)).unwrap_or_default();
-    let mut data = BTreeMap::from([("collector.yaml".to_owned(), yaml.clone())]);
+    let mut data = BTreeMap::from([(names::COLLECTOR_CONFIG_FILE.to_owned(), yaml.clone())]);
     if let Some(alerts) = alerts(t) {
         let text = serde_yaml::to_string(&alerts).unwrap_or_default();
         yaml.push_str(&text);
-        data.insert("alerts.yaml".to_owned(), text);
+        data.insert(names::COLLECTOR_ALERTS_FILE.to_owned(), text);
     }
     let cm = ConfigMap {
         metadata: meta(t, c, name(t, "collector-config")),
@@ -361,7 +270,7 @@ pub(super) fn objects(t: &Tenant, opts: &Options) -> Result<Vec<Object>, Error> 
         .and_then(|s| s.template.metadata.as_mut())
     {
         meta.annotations = Some(BTreeMap::from([(
-            "vigil.dev/config-checksum".to_owned(),
+            names::CONFIG_CHECKSUM_ANNOTATION.to_owned(),
             checksum,
         )]));
     }

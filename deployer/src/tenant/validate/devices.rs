@@ -63,6 +63,20 @@ pub enum AuthProtocol {
     Sha512,
 }
 
+impl AuthProtocol {
+    /// As vigil-agent reads it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthProtocol::Md5 => "MD5",
+            AuthProtocol::Sha => "SHA",
+            AuthProtocol::Sha224 => "SHA-224",
+            AuthProtocol::Sha256 => "SHA-256",
+            AuthProtocol::Sha384 => "SHA-384",
+            AuthProtocol::Sha512 => "SHA-512",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum PrivProtocol {
     #[serde(rename = "DES")]
@@ -73,6 +87,18 @@ pub enum PrivProtocol {
     Aes192,
     #[serde(rename = "AES-256")]
     Aes256,
+}
+
+impl PrivProtocol {
+    /// As vigil-agent reads it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PrivProtocol::Des => "DES",
+            PrivProtocol::Aes => "AES",
+            PrivProtocol::Aes192 => "AES-192",
+            PrivProtocol::Aes256 => "AES-256",
+        }
+    }
 }
 
 /// InfluxDB tag keys and values; `device`, `tenant`, `agent` and `host` are set by vigil.

@@ -1,0 +1,29 @@
+//! Names both sides spell: labels, annotation keys, well-known file names and ports. The
+//! deployer sets or mounts them, the agent selects on or reads them.
+
+/// The label naming an object's tenant (set by `vigil tenant`, read by the cluster agent's
+/// alert routing).
+pub const TENANT_LABEL: &str = "vigil.dev/tenant";
+/// Standard Kubernetes labels.
+pub const NAME_LABEL: &str = "app.kubernetes.io/name";
+pub const COMPONENT_LABEL: &str = "app.kubernetes.io/component";
+pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
+/// The field manager and `managed-by` value of everything vigil and its agent apply.
+pub const MANAGER: &str = "vigil";
+
+/// Pod-template annotation that rolls the pods when their configuration changes.
+pub const CONFIG_CHECKSUM_ANNOTATION: &str = "vigil.dev/config-checksum";
+
+/// The agent's `app.kubernetes.io/name`.
+pub const AGENT_APP: &str = "vigil-agent";
+/// `app.kubernetes.io/component` of the cluster agent's alert-state ConfigMaps.
+pub const ALERT_STATE_COMPONENT: &str = "alert-state";
+/// The key of the alert state document in each state ConfigMap.
+pub const STATE_KEY: &str = "state.json";
+
+/// The tenant collector's configuration and alerting files (keys of its ConfigMap).
+pub const COLLECTOR_CONFIG_FILE: &str = "collector.yaml";
+pub const COLLECTOR_ALERTS_FILE: &str = "alerts.yaml";
+
+/// `/healthz`, `/readyz` and `/metrics` of a collector and of the cluster agent.
+pub const HEALTH_PORT: u16 = 9273;
