@@ -8,11 +8,10 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
-use vigil_agent::config::{InfluxApi, InfluxSettings};
+use vigil_agent::config::{InfluxApi, InfluxSettings, SpoolSettings};
 use vigil_agent::lineproto;
 use vigil_agent::point::{FieldValue, Point};
-use vigil_agent::sinks::influxdb::{Batcher, InfluxClient, run_senders};
-use vigil_agent::spool::Spool;
+use vigil_agent::sinks::influxdb::Output;
 use vigil_agent::telemetry::Metrics;
 
 fn point(i: u64, base_ts: i64) -> Point {
@@ -90,25 +89,16 @@ async fn main() {
             .unwrap_or(4),
     };
     let metrics = Arc::new(Metrics::new("bench"));
-    let spool = Arc::new(Spool::open(std::path::Path::new(&a[5]), 4 << 30, true).expect("spool"));
-    let (batcher, handle) = Batcher::new(
-        spool.clone(),
-        metrics.clone(),
-        batch,
-        settings.flush_interval,
-        true,
-    );
+    let spool = SpoolSettings {
+        dir: std::path::PathBuf::from(&a[5]),
+        max_bytes: 4 << 30,
+        fsync: true,
+    };
+    let output = Output::open(&settings, &spool).expect("output");
     let (_stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let client = InfluxClient::new(&settings).expect("client");
     let start = Instant::now();
-    let batcher_task = tokio::spawn(batcher.run());
-    tokio::spawn(run_senders(
-        client,
-        spool.clone(),
-        metrics.clone(),
-        stop_rx,
-        settings.parallel_writes,
-    ));
+    let output = output.start(metrics.clone(), stop_rx);
+    let handle = output.handle();
     // producers: devices' polls hand over 48 points at a time, as the engine does
     let mut i = 0;
     while i < n {
@@ -119,7 +109,8 @@ async fn main() {
         i = end;
     }
     drop(handle);
-    let _ = batcher_task.await;
+    // the batcher flushes into the spool; the senders keep going until all is written
+    output.finish(Duration::ZERO).await;
     while metrics.points_written.load(Relaxed) < n {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

@@ -12,9 +12,8 @@ use tokio::sync::{Semaphore, watch};
 use vigil_agent::config::Config;
 use vigil_agent::engine::Engine;
 use vigil_agent::point::now_ns;
-use vigil_agent::sinks::influxdb::{Batcher, InfluxClient, run_sender};
+use vigil_agent::sinks::influxdb::{Output, Running};
 use vigil_agent::sources::icmp::Pinger;
-use vigil_agent::spool::Spool;
 use vigil_agent::telemetry::Metrics;
 use vigil_tests::Sandbox;
 
@@ -116,8 +115,7 @@ pub fn collector_config(sb: &Sandbox, dir: &TempDir, db: &str) -> String {
 pub struct Collector {
     stop: watch::Sender<bool>,
     tasks: tokio::task::JoinSet<()>,
-    batcher: tokio::task::JoinHandle<()>,
-    sender: tokio::task::JoinHandle<()>,
+    output: Running,
 }
 
 impl Collector {
@@ -125,28 +123,13 @@ impl Collector {
         let config = Config::load(config_path).expect("valid collector configuration");
         let output = config.output.clone().expect("an output");
         let metrics = Arc::new(Metrics::new(&config.agent.name));
-        let spool = Arc::new(
-            Spool::open(
-                &config.spool.dir,
-                config.spool.max_bytes,
-                config.spool.fsync,
-            )
-            .expect("spool"),
-        );
-        let client = InfluxClient::new(&output).expect("InfluxDB client");
+        let output = Output::open(&output, &config.spool).expect("InfluxDB output");
         let pinger = Some(Arc::new(
             Pinger::new(config.agent.icmp_rate).expect("ICMP sockets"),
         ));
-        let (batcher, handle) = Batcher::new(
-            spool.clone(),
-            metrics.clone(),
-            output.batch_size,
-            output.flush_interval,
-            output.gzip,
-        );
-        let batcher = tokio::spawn(batcher.run());
         let (stop, stop_rx) = watch::channel(false);
-        let sender = tokio::spawn(run_sender(client, spool, metrics.clone(), stop_rx.clone()));
+        let output = output.start(metrics.clone(), stop_rx.clone());
+        let handle = output.handle();
         let engine = Engine {
             alerting: None,
             metrics: metrics.clone(),
@@ -169,16 +152,14 @@ impl Collector {
         Collector {
             stop,
             tasks,
-            batcher,
-            sender,
+            output,
         }
     }
 
     pub async fn stop(mut self) {
         let _ = self.stop.send(true);
         while self.tasks.join_next().await.is_some() {}
-        let _ = self.batcher.await;
-        let _ = tokio::time::timeout(Duration::from_secs(5), self.sender).await;
+        self.output.finish(Duration::from_secs(5)).await;
     }
 }
 

@@ -19,11 +19,10 @@ use crate::alerts::runner::{self, Scope};
 use crate::alerts::shared::{RemoteView, Shared};
 use crate::alerts::state::StateDoc;
 use crate::alerts::store::Store;
-use crate::sinks::influxdb::{Batcher, BatcherHandle, InfluxClient, run_sender};
+use crate::sinks::influxdb::{BatcherHandle, Output, Running};
 use crate::sinks::slack::Renderer;
 use crate::sources::kubernetes::leader::Election;
 use crate::sources::kubernetes::{Context, KubeSource, PodScope, Watch};
-use crate::spool::Spool;
 use crate::telemetry::Metrics;
 
 async fn client(cfg: &ClusterConfig) -> Result<kube::Client, CommandError> {
@@ -51,31 +50,19 @@ async fn client(cfg: &ClusterConfig) -> Result<kube::Client, CommandError> {
         .map_err(|e| CommandError::Runtime(format!("cannot build the kubernetes client: {e}")))
 }
 
-/// The collector's InfluxDB sink for the `alerts` measurement, if `output` is configured.
+/// The collector's InfluxDB output for the `alerts` measurement, if `output` is configured.
+/// It counts into `metrics`, the registry `/metrics` serves.
 fn influx(
     cfg: &ClusterConfig,
+    metrics: &Arc<Metrics>,
     stop: watch::Receiver<bool>,
-) -> Result<Option<BatcherHandle>, CommandError> {
-    let Some(output) = cfg.output.clone() else {
+) -> Result<Option<Running>, CommandError> {
+    let Some(output) = &cfg.output else {
         return Ok(None);
     };
-    let rt = |e: String| CommandError::Runtime(e);
-    let metrics = Arc::new(Metrics::new(&cfg.name));
-    let spool = Arc::new(
-        Spool::open(&cfg.spool.dir, cfg.spool.max_bytes, cfg.spool.fsync)
-            .map_err(|e| rt(e.to_string()))?,
-    );
-    let client = InfluxClient::new(&output).map_err(|e| rt(e.to_string()))?;
-    let (batcher, handle) = Batcher::new(
-        spool.clone(),
-        metrics.clone(),
-        output.batch_size,
-        output.flush_interval,
-        output.gzip,
-    );
-    tokio::spawn(batcher.run());
-    tokio::spawn(run_sender(client, spool, metrics, stop));
-    Ok(Some(handle))
+    Ok(Some(
+        Output::open(output, &cfg.spool)?.start(metrics.clone(), stop),
+    ))
 }
 
 struct Parts {
@@ -187,8 +174,9 @@ pub async fn cluster(
             .map_err(|e| CommandError::Usage(e.to_string()))?,
     );
     let (stop_tx, stop_rx) = watch::channel(false);
-    let influx = influx(&cfg, stop_rx.clone())?;
+    // one registry: the output's write and spool counters are served on /metrics too
     let health = Arc::new(Metrics::new(&cfg.name));
+    let output = influx(&cfg, &health, stop_rx.clone())?;
     if let Some(addr) = cfg.listen {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -200,7 +188,7 @@ pub async fn cluster(
         client: client.clone(),
         cfg: cfg.clone(),
         renderer,
-        influx,
+        influx: output.as_ref().map(Running::handle),
     });
     let cm = |suffix: &str| {
         Store::config_map(

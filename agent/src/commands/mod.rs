@@ -20,6 +20,8 @@ pub enum CommandError {
     /// Something failed at run time: exit code 1.
     #[error("{0}")]
     Runtime(String),
+    #[error(transparent)]
+    Output(#[from] crate::sinks::influxdb::OutputError),
 }
 
 /// Resolves on SIGTERM (how Kubernetes stops a pod) or Ctrl-C.
@@ -42,7 +44,7 @@ impl CommandError {
     pub fn exit_code(&self) -> u8 {
         match self {
             CommandError::Config(_) | CommandError::Usage(_) => 2,
-            CommandError::Runtime(_) => 1,
+            CommandError::Runtime(_) | CommandError::Output(_) => 1,
         }
     }
 }

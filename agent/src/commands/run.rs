@@ -9,9 +9,8 @@ use super::shutdown_signal;
 use crate::config::Config;
 use crate::engine::Engine;
 use crate::point::now_ns;
-use crate::sinks::influxdb::{Batcher, InfluxClient, run_senders};
+use crate::sinks::influxdb::Output;
 use crate::sources::icmp::Pinger;
-use crate::spool::Spool;
 use crate::telemetry::{self, Metrics};
 
 /// Runs the collector until SIGTERM/SIGINT, or for `stop_after` if given. On shutdown,
@@ -22,15 +21,8 @@ pub async fn run(config: Config, stop_after: Option<Duration>) -> Result<String,
         CommandError::Usage("the configuration has no `output.influxdb`; `run` needs one".into())
     })?;
     let metrics = Arc::new(Metrics::new(&config.agent.name));
-    let spool = Arc::new(
-        Spool::open(
-            &config.spool.dir,
-            config.spool.max_bytes,
-            config.spool.fsync,
-        )
-        .map_err(|e| CommandError::Runtime(e.to_string()))?,
-    );
-    let (batches, bytes, points) = spool.stats();
+    let output = Output::open(&output, &config.spool)?;
+    let (batches, bytes, points) = output.spool().stats();
     if batches > 0 {
         tracing::info!(
             batches,
@@ -39,8 +31,6 @@ pub async fn run(config: Config, stop_after: Option<Duration>) -> Result<String,
             "spool holds data from before: backfilling in order"
         );
     }
-    crate::sinks::influxdb::update_spool_gauges(&spool, &metrics);
-    let client = InfluxClient::new(&output).map_err(|e| CommandError::Runtime(e.to_string()))?;
     if let Some(addr) = &config.agent.listen {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -55,22 +45,9 @@ pub async fn run(config: Config, stop_after: Option<Duration>) -> Result<String,
     } else {
         None
     };
-    let (batcher, handle) = Batcher::new(
-        spool.clone(),
-        metrics.clone(),
-        output.batch_size,
-        output.flush_interval,
-        output.gzip,
-    );
-    let batcher_task = tokio::spawn(batcher.run());
     let (stop_tx, stop_rx) = watch::channel(false);
-    let sender_task = tokio::spawn(run_senders(
-        client,
-        spool.clone(),
-        metrics.clone(),
-        stop_rx.clone(),
-        output.parallel_writes,
-    ));
+    let output = output.start(metrics.clone(), stop_rx.clone());
+    let handle = output.handle();
     let alerting = match &config.agent.alerts {
         Some(file) => {
             let cfg = crate::alerts::config::ClusterConfig::load(file)
@@ -134,9 +111,9 @@ pub async fn run(config: Config, stop_after: Option<Duration>) -> Result<String,
     metrics.ready.store(false, Relaxed);
     let _ = stop_tx.send(true);
     while tasks.join_next().await.is_some() {}
-    let _ = batcher_task.await;
+    let spool = output.spool().clone();
     // give the sender a moment to deliver what is ready; the rest stays spooled
-    let _ = tokio::time::timeout(Duration::from_secs(5), sender_task).await;
+    output.finish(Duration::from_secs(5)).await;
     let (batches, _, points) = spool.stats();
     tracing::info!(
         spooled_batches = batches,

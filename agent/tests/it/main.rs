@@ -10,6 +10,7 @@ mod alerts_devices;
 mod alerts_leader;
 mod alerts_maintenance;
 mod alerts_nodes;
+mod alerts_output;
 mod alerts_pods;
 mod alerts_restart;
 mod alerts_snmp;

@@ -7,10 +7,9 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::watch;
-use vigil_agent::config::{InfluxApi, InfluxSettings};
+use vigil_agent::config::{InfluxApi, InfluxSettings, SpoolSettings};
 use vigil_agent::point::{FieldValue, Point, now_ns};
-use vigil_agent::sinks::influxdb::{Batcher, InfluxClient, run_senders};
-use vigil_agent::spool::Spool;
+use vigil_agent::sinks::influxdb::{Output, Running};
 use vigil_agent::telemetry::Metrics;
 use vigil_tests::eventually;
 
@@ -37,31 +36,23 @@ struct Pipeline {
     metrics: Arc<Metrics>,
     _stop: watch::Sender<bool>,
     handle: vigil_agent::sinks::influxdb::BatcherHandle,
+    _output: Running,
 }
 
 fn pipeline(dir: &TempDir, s: &InfluxSettings) -> Pipeline {
     let metrics = Arc::new(Metrics::new("it"));
-    let spool = Arc::new(Spool::open(&dir.path().join("spool"), 1 << 24, false).unwrap());
-    let (batcher, handle) = Batcher::new(
-        spool.clone(),
-        metrics.clone(),
-        s.batch_size,
-        s.flush_interval,
-        s.gzip,
-    );
-    tokio::spawn(batcher.run());
+    let spool = SpoolSettings {
+        dir: dir.path().join("spool"),
+        max_bytes: 1 << 24,
+        fsync: false,
+    };
     let (stop, rx) = watch::channel(false);
-    tokio::spawn(run_senders(
-        InfluxClient::new(s).unwrap(),
-        spool,
-        metrics.clone(),
-        rx,
-        s.parallel_writes,
-    ));
+    let output = Output::open(s, &spool).unwrap().start(metrics.clone(), rx);
     Pipeline {
         metrics,
         _stop: stop,
-        handle,
+        handle: output.handle(),
+        _output: output,
     }
 }
 

@@ -1,9 +1,11 @@
 //! InfluxDB output: points are batched (by size and age), optionally gzipped, written to
-//! the durable spool, and sent oldest-first by the sender with retries.
+//! the durable spool, and sent oldest-first by the sender with retries. [`Output`] wires
+//! them together; every process starts its output through it.
 mod batcher;
 mod client;
+mod output;
 mod sender;
 
-pub use batcher::{Batcher, BatcherHandle, update_spool_gauges};
+pub use batcher::BatcherHandle;
 pub use client::{InfluxClient, WriteError, WriteOutcome};
-pub use sender::{run_sender, run_senders};
+pub use output::{Output, OutputError, Running};

@@ -33,16 +33,6 @@ fn gzip(text: &[u8]) -> Vec<u8> {
     e.finish().unwrap_or_else(|_| text.to_vec())
 }
 
-/// Sends spooled batches one at a time, strictly oldest first, until `stop` is true.
-pub async fn run_sender(
-    client: InfluxClient,
-    spool: Arc<Spool>,
-    metrics: Arc<Metrics>,
-    stop: watch::Receiver<bool>,
-) {
-    run_senders(client, spool, metrics, stop, 1).await;
-}
-
 /// Sends until `stop` becomes true with up to `parallel` batches in flight; batches are
 /// handed out oldest first, so with `parallel = 1` delivery is strictly in order.
 pub async fn run_senders(
