@@ -8,9 +8,11 @@ use std::path::PathBuf;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, ObjectMeta, Patch, PatchParams};
 
+use vigil_contract::names;
+
 use super::state::StateDoc;
 
-const KEY: &str = "state.json";
+const KEY: &str = names::STATE_KEY;
 const MANAGER: &str = "vigil-agent";
 
 #[derive(Debug, thiserror::Error)]
@@ -127,9 +129,12 @@ impl Store {
                         name: Some(name.clone()),
                         namespace: Some(namespace.clone()),
                         labels: Some(BTreeMap::from([
-                            ("app.kubernetes.io/name".into(), "vigil-agent".into()),
-                            ("app.kubernetes.io/component".into(), "alert-state".into()),
-                            ("app.kubernetes.io/managed-by".into(), "vigil".into()),
+                            (names::NAME_LABEL.into(), names::AGENT_APP.into()),
+                            (
+                                names::COMPONENT_LABEL.into(),
+                                names::ALERT_STATE_COMPONENT.into(),
+                            ),
+                            (names::MANAGED_BY_LABEL.into(), names::MANAGER.into()),
                         ])),
                         ..Default::default()
                     },

@@ -147,7 +147,7 @@ async fn watch_remote(
                 Some(Ok(cm)) => {
                     let doc: StateDoc = cm
                         .data
-                        .and_then(|d| d.get("state.json").cloned())
+                        .and_then(|d| d.get(vigil_contract::names::STATE_KEY).cloned())
                         .and_then(|t| serde_json::from_str(&t).ok())
                         .unwrap_or_default();
                     shared.set_remote(RemoteView {

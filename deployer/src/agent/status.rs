@@ -15,6 +15,8 @@ use serde::Serialize;
 use super::apply::Error;
 use super::build::{AGENT_LABEL, LEASE, NAME, STATE_SELECTOR};
 use crate::cluster;
+use vigil_contract::alert_state::StateSummary;
+use vigil_contract::names::STATE_KEY;
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -129,25 +131,37 @@ fn leader(lease: &Lease, now: Timestamp) -> Option<Leader> {
 }
 
 /// The newest ledger entry over the agent's state documents (`state.json` in each state
-/// ConfigMap: `ledger: {incident: {channel, at_ms, ...}}`, `outbox: [...]`).
+/// ConfigMap), read as a [`StateSummary`]. A document that does not parse is logged and
+/// skipped.
 fn last_delivery(state: &[ConfigMap]) -> Option<Delivery> {
-    let docs: Vec<serde_json::Value> = state
+    let docs: Vec<StateSummary> = state
         .iter()
-        .filter_map(|cm| cm.data.as_ref()?.get("state.json"))
-        .filter_map(|raw| serde_json::from_str(raw).ok())
+        .filter_map(|cm| {
+            Some((
+                cm.metadata.name.as_deref(),
+                cm.data.as_ref()?.get(STATE_KEY)?,
+            ))
+        })
+        .filter_map(|(name, raw)| match serde_json::from_str(raw) {
+            Ok(doc) => Some(doc),
+            Err(error) => {
+                tracing::warn!(
+                    configmap = name.unwrap_or_default(),
+                    %error,
+                    "alert state does not parse; skipped"
+                );
+                None
+            }
+        })
         .collect();
-    let pending = docs
-        .iter()
-        .map(|d| d["outbox"].as_array().map_or(0, Vec::len))
-        .sum();
+    let pending = docs.iter().map(|d| d.outbox.len()).sum();
     let (incident, entry) = docs
         .iter()
-        .filter_map(|d| d["ledger"].as_object())
-        .flatten()
-        .max_by_key(|(_, d)| d["at_ms"].as_u64().unwrap_or(0))?;
-    let ms = i64::try_from(entry["at_ms"].as_u64()?).ok()?;
+        .flat_map(|d| &d.ledger)
+        .max_by_key(|(_, d)| d.at_ms)?;
+    let ms = i64::try_from(entry.at_ms).ok()?;
     Some(Delivery {
-        channel: entry["channel"].as_str().unwrap_or_default().to_owned(),
+        channel: entry.channel.clone(),
         at: Timestamp::from_millisecond(ms).ok()?.to_string(),
         incident: incident.clone(),
         pending,

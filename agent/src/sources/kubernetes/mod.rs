@@ -31,7 +31,7 @@ use pods::PodRules;
 use workloads::{Workload, evaluate_pvc, evaluate_workload};
 
 /// The label that names an object's tenant (set by `vigil tenant`).
-pub const TENANT_LABEL: &str = "vigil.dev/tenant";
+pub use vigil_contract::names::TENANT_LABEL;
 
 /// Tenant lookup: the object's `vigil.dev/tenant` label, else the configured
 /// namespace → tenant map.

@@ -25,7 +25,7 @@ use super::{
 use crate::agent::spec::{IcmpMode, Settings};
 use crate::tenant::build::pod::http_probe;
 
-pub const HEALTH_PORT: i32 = 9273;
+pub const HEALTH_PORT: i32 = vigil_contract::names::HEALTH_PORT as i32;
 /// The image's non-root user and group (distroless `nonroot`).
 pub const UID: i64 = 65532;
 pub const SLACK_DIR: &str = "/etc/vigil-slack";

@@ -10,6 +10,7 @@ use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{Namespace, Secret, ServiceAccount};
 use k8s_openapi::api::scheduling::v1::PriorityClass;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use vigil_contract::names;
 
 pub use config::{config, config_yaml};
 pub use daemonset::{HEALTH_PORT, UID, daemonset};
@@ -21,7 +22,7 @@ use crate::tenant::build::{Error, MANAGED_BY_LABEL, MANAGER, Object, standard_la
 /// The install's label: `vigil.dev/agent=<namespace>` (like `vigil.dev/tenant` for tenants).
 pub const AGENT_LABEL: &str = "vigil.dev/agent";
 pub const COMPONENT: &str = "cluster-agent";
-pub const APP: &str = "vigil-agent";
+pub const APP: &str = names::AGENT_APP;
 /// DaemonSet, ServiceAccount, Role and RoleBinding in the agent's namespace.
 pub const NAME: &str = "vigil-agent";
 pub const CONFIG_MAP: &str = "vigil-agent-config";
@@ -35,7 +36,7 @@ pub const STATE_SELECTOR: &str =
 /// Annotation on the DaemonSet with the install's [`Settings`] (JSON, no secrets).
 pub const SETTINGS_ANNOTATION: &str = "vigil.dev/agent-settings";
 /// Pod-template annotations that roll the pods when the configuration or credentials change.
-pub const CONFIG_CHECKSUM_ANNOTATION: &str = "vigil.dev/config-checksum";
+pub use vigil_contract::names::CONFIG_CHECKSUM_ANNOTATION;
 pub const CREDENTIALS_ANNOTATION: &str = "vigil.dev/credentials-version";
 
 /// Cluster-scoped objects (ClusterRole, ClusterRoleBinding, PriorityClass) carry the namespace

@@ -99,3 +99,18 @@ fn config_changes_roll_the_pods() {
     };
     assert_ne!(checksum(&a), checksum(&b));
 }
+
+#[test]
+fn the_state_selector_matches_the_labels_the_agent_sets() {
+    use vigil_contract::names;
+    assert_eq!(
+        STATE_SELECTOR,
+        format!(
+            "{}={},{}={}",
+            names::NAME_LABEL,
+            names::AGENT_APP,
+            names::COMPONENT_LABEL,
+            names::ALERT_STATE_COMPONENT
+        )
+    );
+}

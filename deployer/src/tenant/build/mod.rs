@@ -28,10 +28,7 @@ pub mod embedded {
 }
 
 /// Label keys vigil sets and selects on.
-pub const TENANT_LABEL: &str = "vigil.dev/tenant";
-pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
-pub const COMPONENT_LABEL: &str = "app.kubernetes.io/component";
-pub const MANAGER: &str = "vigil";
+pub use vigil_contract::names::{COMPONENT_LABEL, MANAGED_BY_LABEL, MANAGER, TENANT_LABEL};
 /// Annotation on the namespace holding the spec of the last apply (no secrets in it).
 pub const SPEC_ANNOTATION: &str = "vigil.dev/spec";
 pub const DISPLAY_NAME_ANNOTATION: &str = "vigil.dev/display-name";

@@ -1,0 +1,351 @@
+//! The alert state document (`state.json` in each of the cluster agent's state ConfigMaps, or
+//! the collector's `cluster.state_file`): open incidents, the outbox of notifications not yet
+//! delivered, and the ledger of what was delivered where (Slack channel and message `ts`).
+//! Written by the agent's alert engine and Slack deliverer, read back after a restart or a
+//! leader change, and read by `vigil agent status`.
+//!
+//! A [`Signal`] is one condition a rule sees as true right now (a pod crash-looping, a node
+//! NotReady); an [`Incident`] is a signal that fired.
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Critical,
+    Warning,
+    Info,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Critical => "critical",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+        }
+    }
+}
+
+/// What a signal is about: used for routing (tenant), grouping, folding and maintenance
+/// scopes. All values come from the cluster or devices and are untrusted text.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scope {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// `Deployment/name`, `StatefulSet/name`, `DaemonSet/name`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+    /// The object the signal is about, e.g. `Pod/web-0`, `Node/n1`, `PVC/data`.
+    pub object: String,
+    /// The device's tags (from the collector's configuration): Slack routes match them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// One active condition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Signal {
+    /// Stable identity: the same condition on the same object always has the same one.
+    pub fingerprint: String,
+    pub rule: String,
+    pub severity: Severity,
+    pub scope: Scope,
+    /// One line, e.g. `container api is in CrashLoopBackOff (7 restarts)`.
+    pub summary: String,
+    /// Extra facts shown as fields (`restarts`, `reason`...).
+    #[serde(default)]
+    pub facts: Vec<(String, String)>,
+    /// Long free text (a termination message), truncated when rendered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// How long the condition must hold before it fires.
+    #[serde(skip)]
+    pub hold: Duration,
+    /// Fingerprints of incidents this signal folds into while they are firing
+    /// (the pod's workload, its node; a device's DeviceDown).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parents: Vec<String>,
+}
+
+impl Signal {
+    pub fn new(rule: &str, severity: Severity, scope: Scope, identity: &str) -> Signal {
+        Signal {
+            fingerprint: fingerprint(rule, identity),
+            rule: rule.to_string(),
+            severity,
+            scope,
+            summary: String::new(),
+            facts: Vec::new(),
+            message: None,
+            hold: Duration::ZERO,
+            parents: Vec::new(),
+        }
+    }
+
+    pub fn summary(mut self, s: impl Into<String>) -> Self {
+        self.summary = s.into();
+        self
+    }
+
+    pub fn fact(mut self, k: &str, v: impl Into<String>) -> Self {
+        self.facts.push((k.to_string(), v.into()));
+        self
+    }
+
+    pub fn hold(mut self, d: Duration) -> Self {
+        self.hold = d;
+        self
+    }
+
+    pub fn parent(mut self, fp: String) -> Self {
+        self.parents.push(fp);
+        self
+    }
+}
+
+/// `rule/identity`: readable in logs and in the state object, stable across restarts.
+pub fn fingerprint(rule: &str, identity: &str) -> String {
+    format!("{rule}/{identity}")
+}
+
+/// One incident: a signal that fired and has not been resolved (yet).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Incident {
+    /// `fingerprint@started_ms`: a new incident of the same condition gets a new thread.
+    pub key: String,
+    pub signal: Signal,
+    pub started_ms: u64,
+    pub last_notified_ms: u64,
+    /// Key of the incident this one is folded into (its node, workload or device).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub folded_into: Option<String>,
+    /// The maintenance window that silenced it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub silenced_by: Option<String>,
+    #[serde(default)]
+    pub flapping: bool,
+    /// While flapping: since when the condition has been gone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quiet_since_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Firing,
+    Resolved,
+    /// Still firing after the repeat interval.
+    Repeat,
+    /// The incident keeps firing and resolving; it stays open as one flapping incident.
+    Flapping,
+    /// A signal folded into its parent incident: a reply in the parent's thread.
+    Folded,
+    FoldedResolved,
+    /// A maintenance window ended: what it silenced.
+    Maintenance,
+    /// The periodic digest.
+    Digest,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Firing => "firing",
+            Kind::Resolved => "resolved",
+            Kind::Repeat => "repeat",
+            Kind::Flapping => "flapping",
+            Kind::Folded => "folded",
+            Kind::FoldedResolved => "folded_resolved",
+            Kind::Maintenance => "maintenance",
+            Kind::Digest => "digest",
+        }
+    }
+}
+
+/// A notification waiting in the outbox.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Notification {
+    pub seq: u64,
+    pub kind: Kind,
+    /// The incident this is about (for summaries: the window or digest name).
+    pub incident: String,
+    /// The incident whose Slack thread this belongs to (itself, or the parent it folds into).
+    pub thread: String,
+    pub signal: Signal,
+    pub started_ms: u64,
+    pub at_ms: u64,
+    /// Summaries (maintenance, digest): one line per item.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lines: Vec<String>,
+}
+
+impl Notification {
+    pub fn duration_s(&self) -> u64 {
+        self.at_ms.saturating_sub(self.started_ms) / 1000
+    }
+}
+
+/// Where an incident's first message went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivered {
+    pub channel: String,
+    /// Slack message `ts` (bot token transport); webhooks have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ts: Option<String>,
+    pub at_ms: u64,
+    #[serde(default)]
+    pub resolved: bool,
+}
+
+/// A line of a maintenance or digest summary.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LogItem {
+    pub tenant: Option<String>,
+    pub line: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct StateDoc {
+    #[serde(default)]
+    pub incidents: BTreeMap<String, Incident>,
+    #[serde(default)]
+    pub pending: BTreeMap<String, u64>,
+    #[serde(default)]
+    pub outbox: VecDeque<Notification>,
+    #[serde(default)]
+    pub ledger: BTreeMap<String, Delivered>,
+    /// Recent firing times per fingerprint (flap detection).
+    #[serde(default)]
+    pub fires: BTreeMap<String, Vec<u64>>,
+    /// What each open maintenance window silenced so far.
+    #[serde(default)]
+    pub silenced: BTreeMap<String, Vec<LogItem>>,
+    /// Incidents resolved since the last digest.
+    #[serde(default)]
+    pub digest: Vec<LogItem>,
+    #[serde(default)]
+    pub last_digest_ms: u64,
+    #[serde(default)]
+    pub next_seq: u64,
+}
+
+impl StateDoc {
+    pub fn push(&mut self, mut n: Notification) -> Notification {
+        n.seq = self.next_seq;
+        self.next_seq += 1;
+        self.outbox.push_back(n.clone());
+        n
+    }
+
+    /// Drops ledger entries of incidents resolved and delivered more than `keep_ms` ago,
+    /// so the state object stays small.
+    pub fn prune(&mut self, now_ms: u64, keep_ms: u64) {
+        let open: std::collections::HashSet<&str> =
+            self.incidents.values().map(|i| i.key.as_str()).collect();
+        let queued: std::collections::HashSet<&str> = self
+            .outbox
+            .iter()
+            .flat_map(|n| [n.incident.as_str(), n.thread.as_str()])
+            .collect();
+        self.ledger.retain(|k, d| {
+            open.contains(k.as_str())
+                || queued.contains(k.as_str())
+                || now_ms.saturating_sub(d.at_ms) < keep_ms
+        });
+        self.digest.truncate(10_000);
+        // firing times older than a day matter to no flap window
+        self.fires.retain(|_, times| {
+            times.retain(|t| now_ms.saturating_sub(*t) < 86_400_000);
+            !times.is_empty()
+        });
+    }
+
+    /// Open, notified incidents by fingerprint: what other signals may fold into.
+    pub fn firing_parents(&self) -> BTreeMap<String, String> {
+        self.incidents
+            .iter()
+            .filter(|(_, i)| i.folded_into.is_none())
+            .map(|(fp, i)| (fp.clone(), i.key.clone()))
+            .collect()
+    }
+}
+
+/// What readers of another version may rely on in a [`StateDoc`]: the ledger and how many
+/// notifications wait in the outbox (`vigil agent status`). The CLI and the deployed agent
+/// need not be the same release, so the rest of the document (and the shape of each queued
+/// notification) is not looked at.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct StateSummary {
+    #[serde(default)]
+    pub ledger: BTreeMap<String, Delivered>,
+    #[serde(default)]
+    pub outbox: Vec<serde::de::IgnoredAny>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_state_document_reads_back_as_written() {
+        let scope = Scope {
+            tenant: Some("acme".into()),
+            object: "Pod/web-0".into(),
+            ..Scope::default()
+        };
+        let signal = Signal::new("PodCrashLooping", Severity::Critical, scope, "shop/web-0")
+            .summary("container web is in CrashLoopBackOff")
+            .fact("restarts", "7");
+        let mut doc = StateDoc::default();
+        doc.incidents.insert(
+            signal.fingerprint.clone(),
+            Incident {
+                key: format!("{}@1", signal.fingerprint),
+                signal: signal.clone(),
+                started_ms: 1,
+                last_notified_ms: 2,
+                folded_into: None,
+                silenced_by: None,
+                flapping: false,
+                quiet_since_ms: None,
+            },
+        );
+        doc.push(Notification {
+            seq: 0,
+            kind: Kind::Firing,
+            incident: format!("{}@1", signal.fingerprint),
+            thread: format!("{}@1", signal.fingerprint),
+            signal,
+            started_ms: 1,
+            at_ms: 2,
+            lines: Vec::new(),
+        });
+        doc.ledger.insert(
+            "PodCrashLooping/shop/web-0@1".into(),
+            Delivered {
+                channel: "C1".into(),
+                ts: Some("1.2".into()),
+                at_ms: 3,
+                resolved: false,
+            },
+        );
+        let text = serde_json::to_string(&doc).unwrap();
+        let back: StateDoc = serde_json::from_str(&text).unwrap();
+        assert_eq!(serde_json::to_string(&back).unwrap(), text);
+        assert_eq!(back.outbox.len(), 1);
+        assert_eq!(back.next_seq, 1);
+        assert_eq!(back.firing_parents().len(), 1);
+        let summary: StateSummary = serde_json::from_str(&text).unwrap();
+        assert_eq!(summary.outbox.len(), 1);
+        assert_eq!(summary.ledger, back.ledger);
+    }
+}
