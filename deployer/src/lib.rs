@@ -3,4 +3,5 @@
 pub mod agent;
 pub mod cli;
 pub mod cluster;
+pub mod kube;
 pub mod tenant;

@@ -18,8 +18,8 @@ use super::build::{
 };
 use super::spec::{self, Alerting, Credentials, Settings};
 use crate::cluster;
+use crate::kube::{MANAGED_BY_LABEL, MANAGER, Object};
 use crate::tenant::apply::{Change, Outcome, apply_one};
-use crate::tenant::build::{MANAGED_BY_LABEL, MANAGER, Object};
 use crate::tenant::validate;
 
 /// Errors installing, upgrading or removing the agent.
@@ -30,7 +30,7 @@ pub enum Error {
     #[error(transparent)]
     Apply(#[from] crate::tenant::apply::Error),
     #[error(transparent)]
-    Build(#[from] crate::tenant::build::Error),
+    Build(#[from] crate::kube::ObjectError),
     /// A credential could not be read: input error, nothing was applied.
     #[error(transparent)]
     Input(validate::Error),

@@ -9,7 +9,7 @@ use kube::api::{Api, ListParams};
 
 use super::apply::Error;
 use crate::cluster;
-use crate::tenant::build::{MANAGED_BY_LABEL, MANAGER, TENANT_LABEL};
+use crate::kube::{MANAGED_BY_LABEL, MANAGER, TENANT_LABEL};
 use crate::tenant::validate::Redacted;
 
 /// The Secret and key where `vigil tenant` keeps a tenant's `spec.alerts.slack.webhook`.

@@ -27,6 +27,8 @@ pub enum Error {
     #[error(transparent)]
     Build(#[from] tenant::build::Error),
     #[error(transparent)]
+    Object(#[from] crate::kube::ObjectError),
+    #[error(transparent)]
     Agent(Box<crate::agent::apply::Error>),
     #[error(transparent)]
     AgentWait(Box<crate::agent::status::WaitError>),

@@ -23,7 +23,7 @@ use super::{
     SLACK_SECRET, cluster_name, labels, meta, selector,
 };
 use crate::agent::spec::{IcmpMode, Settings};
-use crate::tenant::build::pod::http_probe;
+use crate::kube::{config_checksum, http_probe};
 
 pub const HEALTH_PORT: i32 = vigil_contract::names::HEALTH_PORT as i32;
 /// The image's non-root user and group (distroless `nonroot`).
@@ -200,17 +200,10 @@ fn pod(s: &Settings) -> PodSpec {
     }
 }
 
-/// FNV-1a: a stable, dependency-free checksum (not for security).
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
-
 pub fn daemonset(s: &Settings, credentials_version: Option<&str>) -> DaemonSet {
     let mut annotations = BTreeMap::from([(
         CONFIG_CHECKSUM_ANNOTATION.to_owned(),
-        format!("{:016x}", fnv1a(config_yaml(s).as_bytes())),
+        config_checksum(config_yaml(s).as_bytes()),
     )]);
     if let Some(v) = credentials_version {
         annotations.insert(CREDENTIALS_ANNOTATION.to_owned(), v.to_owned());

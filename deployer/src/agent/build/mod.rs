@@ -17,7 +17,9 @@ pub use daemonset::{HEALTH_PORT, UID, daemonset};
 pub use rbac::{cluster_role, role};
 
 use super::spec::{Credentials, Settings};
-use crate::tenant::build::{Error, MANAGED_BY_LABEL, MANAGER, Object, standard_labels};
+use crate::kube::{
+    COMPONENT_LABEL, MANAGED_BY_LABEL, MANAGER, Object, ObjectError, standard_labels,
+};
 
 /// The install's label: `vigil.dev/agent=<namespace>` (like `vigil.dev/tenant` for tenants).
 pub const AGENT_LABEL: &str = "vigil.dev/agent";
@@ -56,10 +58,7 @@ pub fn labels(s: &Settings) -> BTreeMap<String, String> {
 pub fn selector(s: &Settings) -> BTreeMap<String, String> {
     BTreeMap::from([
         (AGENT_LABEL.to_owned(), s.namespace.clone()),
-        (
-            crate::tenant::build::COMPONENT_LABEL.to_owned(),
-            COMPONENT.to_owned(),
-        ),
+        (COMPONENT_LABEL.to_owned(), COMPONENT.to_owned()),
     ])
 }
 
@@ -166,7 +165,10 @@ pub fn slack_secret(s: &Settings, c: &Credentials) -> Secret {
 
 /// Every object but the Secret, in apply order: namespace, cluster-scoped, RBAC, config, DaemonSet.
 /// `credentials_version` is the Slack Secret's resourceVersion (none when rendering).
-pub fn manifests(s: &Settings, credentials_version: Option<&str>) -> Result<Vec<Object>, Error> {
+pub fn manifests(
+    s: &Settings,
+    credentials_version: Option<&str>,
+) -> Result<Vec<Object>, ObjectError> {
     let (cluster_role, cluster_binding) = rbac::cluster_role(s);
     let (role, binding) = rbac::role(s);
     Ok(vec![

@@ -65,7 +65,7 @@ fn config_names_files_never_values() {
         serde_json::json!({"webhook": {"file": "/etc/vigil-slack/webhook"}})
     );
     let objects = manifests(&s, Some("42")).expect("build");
-    let all = crate::tenant::build::to_yaml(&objects).expect("yaml");
+    let all = crate::kube::to_yaml(&objects).expect("yaml");
     assert!(!all.contains("hooks.slack.com"));
     let secret = slack_secret(&s, &creds);
     assert!(secret.data.expect("data").contains_key("webhook"));

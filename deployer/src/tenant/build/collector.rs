@@ -15,6 +15,7 @@ use super::pod::{self, secret_env};
 use super::secrets::SecretKey;
 use super::workload::{self, Strategy};
 use super::{Component, Error, Object, Options, influxdb, meta, name};
+use crate::kube::{config_checksum, http_probe};
 use crate::tenant::validate::{CredentialRef, Duration, Severity, Snmp, Tenant};
 use vigil_contract::{Bytes, Dur, SecretRef, collector, names};
 
@@ -263,7 +264,7 @@ pub(super) fn objects(t: &Tenant, opts: &Options) -> Result<Vec<Object>, Error> 
     let mut deployment = deployment(t);
     // Restart the collector when its configuration or the set of credentials changes.
     let keys: Vec<String> = credential_refs(t).into_iter().map(|(k, _, _)| k).collect();
-    let checksum = format!("{:016x}", fnv1a(format!("{yaml}{keys:?}").as_bytes()));
+    let checksum = config_checksum(format!("{yaml}{keys:?}").as_bytes());
     if let Some(meta) = deployment
         .spec
         .as_mut()
@@ -278,13 +279,6 @@ pub(super) fn objects(t: &Tenant, opts: &Options) -> Result<Vec<Object>, Error> 
     out.push(Object::typed(&deployment)?);
     out.push(workload::pdb(t, c, opts)?);
     Ok(out)
-}
-
-/// FNV-1a: a stable, dependency-free checksum (not for security).
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
-    })
 }
 
 fn deployment(t: &Tenant) -> k8s_openapi::api::apps::v1::Deployment {
@@ -313,8 +307,8 @@ fn deployment(t: &Tenant) -> k8s_openapi::api::apps::v1::Deployment {
         mount("credentials", CREDENTIALS_DIR, true),
         mount("spool", "/var/lib/vigil-agent", false),
     ]);
-    container.readiness_probe = Some(pod::http_probe("/readyz", "health", 10, 3));
-    container.liveness_probe = Some(pod::http_probe("/healthz", "health", 10, 3));
+    container.readiness_probe = Some(http_probe("/readyz", "health", 10, 3));
+    container.liveness_probe = Some(http_probe("/healthz", "health", 10, 3));
     let mut spec = pod::spec(t, c, UID, vec![container]);
     spec.volumes = Some(vec![
         Volume {

@@ -15,6 +15,7 @@ use super::pod::{self, env, secret_env};
 use super::secrets::SecretKey;
 use super::workload::{self, Strategy};
 use super::{Component, Error, Object, Options, influxdb, meta, name};
+use crate::kube::http_probe;
 use crate::tenant::validate::Tenant;
 
 pub const PORT: i32 = 3000;
@@ -169,9 +170,9 @@ fn deployment(t: &Tenant) -> k8s_openapi::api::apps::v1::Deployment {
         mount("providers", "/etc/grafana/provisioning/dashboards", true),
         mount("dashboards", DASHBOARD_DIR, true),
     ]);
-    container.startup_probe = Some(pod::http_probe("/api/health", "http", 5, 60));
-    container.readiness_probe = Some(pod::http_probe("/api/health", "http", 5, 3));
-    container.liveness_probe = Some(pod::http_probe("/api/health", "http", 10, 6));
+    container.startup_probe = Some(http_probe("/api/health", "http", 5, 60));
+    container.readiness_probe = Some(http_probe("/api/health", "http", 5, 3));
+    container.liveness_probe = Some(http_probe("/api/health", "http", 10, 6));
     let config_item = |volume: &str, cm: String, key: &str| Volume {
         name: volume.into(),
         config_map: Some(ConfigMapVolumeSource {

@@ -8,6 +8,7 @@ use super::pod::{self, env, secret_env};
 use super::secrets::SecretKey;
 use super::workload::{self, Strategy};
 use super::{Component, Error, Object, Options, meta, name};
+use crate::kube::http_probe;
 use crate::tenant::validate::Tenant;
 
 pub const PORT: i32 = 8086;
@@ -93,11 +94,11 @@ fn deployment(t: &Tenant) -> k8s_openapi::api::apps::v1::Deployment {
             ..Default::default()
         },
     ]);
-    let mut startup = pod::http_probe("/health", "http", 5, 60);
+    let mut startup = http_probe("/health", "http", 5, 60);
     startup.timeout_seconds = Some(3);
     container.startup_probe = Some(startup);
-    container.readiness_probe = Some(pod::http_probe("/health", "http", 5, 3));
-    container.liveness_probe = Some(pod::http_probe("/health", "http", 10, 6));
+    container.readiness_probe = Some(http_probe("/health", "http", 5, 3));
+    container.liveness_probe = Some(http_probe("/health", "http", 10, 6));
     let mut spec = pod::spec(t, c, UID, vec![container]);
     spec.volumes = Some(vec![
         Volume {

@@ -12,9 +12,6 @@ mod workload;
 use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::api::{ApiResource, DynamicObject};
-use kube::core::GroupVersionKind;
-use serde::Serialize;
 
 pub use collector::credential_refs as collector_credentials;
 pub use grafana::url as grafana_url;
@@ -27,8 +24,10 @@ pub mod embedded {
     include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
 }
 
-/// Label keys vigil sets and selects on.
-pub use vigil_contract::names::{COMPONENT_LABEL, MANAGED_BY_LABEL, MANAGER, TENANT_LABEL};
+pub use crate::kube::{
+    COMPONENT_LABEL, MANAGED_BY_LABEL, MANAGER, Object, TENANT_LABEL, resource, standard_labels,
+    to_yaml,
+};
 /// Annotation on the namespace holding the spec of the last apply (no secrets in it).
 pub const SPEC_ANNOTATION: &str = "vigil.dev/spec";
 pub const DISPLAY_NAME_ANNOTATION: &str = "vigil.dev/display-name";
@@ -38,13 +37,8 @@ pub const DISPLAY_NAME_ANNOTATION: &str = "vigil.dev/display-name";
 pub enum Error {
     #[error("policy template {template}: {message}")]
     Template { template: String, message: String },
-    #[error("serialising {kind} {name}")]
-    Serialise {
-        kind: String,
-        name: String,
-        #[source]
-        source: serde_json::Error,
-    },
+    #[error(transparent)]
+    Object(#[from] crate::kube::ObjectError),
 }
 
 /// Which API versions to produce where clusters differ.
@@ -127,17 +121,6 @@ pub fn labels(t: &Tenant, c: Component) -> BTreeMap<String, String> {
     l
 }
 
-/// The `app.kubernetes.io/*` labels of everything vigil makes (tenants and the cluster agent).
-pub fn standard_labels(app: &str, instance: &str, component: &str) -> BTreeMap<String, String> {
-    BTreeMap::from([
-        ("app.kubernetes.io/name".to_owned(), app.to_owned()),
-        ("app.kubernetes.io/instance".to_owned(), instance.to_owned()),
-        (COMPONENT_LABEL.to_owned(), component.to_owned()),
-        ("app.kubernetes.io/part-of".to_owned(), "vigil".to_owned()),
-        (MANAGED_BY_LABEL.to_owned(), MANAGER.to_owned()),
-    ])
-}
-
 /// The labels pods are selected by (a stable subset of [`labels`]).
 pub fn selector(t: &Tenant, c: Component) -> BTreeMap<String, String> {
     BTreeMap::from([
@@ -156,60 +139,6 @@ pub fn meta(t: &Tenant, c: Component, name: String) -> ObjectMeta {
     }
 }
 
-/// One object to apply, with the resource it belongs to.
-#[derive(Debug, Clone)]
-pub struct Object {
-    pub resource: ApiResource,
-    pub object: DynamicObject,
-}
-
-impl Object {
-    pub fn kind(&self) -> &str {
-        &self.resource.kind
-    }
-
-    pub fn name(&self) -> &str {
-        self.object.metadata.name.as_deref().unwrap_or_default()
-    }
-
-    /// `kind/name`, as kubectl prints it.
-    pub fn id(&self) -> String {
-        format!("{}/{}", self.resource.kind.to_lowercase(), self.name())
-    }
-
-    pub(crate) fn typed<K>(obj: &K) -> Result<Self, Error>
-    where
-        K: kube::Resource<DynamicType = ()> + Serialize,
-    {
-        let resource = ApiResource::erase::<K>(&());
-        Self::with_resource(resource, obj)
-    }
-
-    pub(crate) fn with_resource<K: Serialize>(
-        resource: ApiResource,
-        obj: &K,
-    ) -> Result<Self, Error> {
-        let err = |source| Error::Serialise {
-            kind: resource.kind.clone(),
-            name: String::new(),
-            source,
-        };
-        let mut value = serde_json::to_value(obj).map_err(err)?;
-        if let Some(map) = value.as_object_mut() {
-            map.insert("apiVersion".into(), resource.api_version.clone().into());
-            map.insert("kind".into(), resource.kind.clone().into());
-        }
-        let object: DynamicObject = serde_json::from_value(value).map_err(err)?;
-        Ok(Self { resource, object })
-    }
-}
-
-/// An [`ApiResource`] for a group/version/kind not in k8s-openapi (CNPs, old PDBs).
-pub fn resource(api_version: &str, kind: &str, plural: &str) -> ApiResource {
-    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
-    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural)
-}
-
 /// Every non-secret object of the tenant, in apply order (namespace first).
 pub fn manifests(t: &Tenant, opts: &Options) -> Result<Vec<Object>, Error> {
     let mut out = base::objects(t)?;
@@ -220,16 +149,6 @@ pub fn manifests(t: &Tenant, opts: &Options) -> Result<Vec<Object>, Error> {
         PolicyMode::Cilium => out.extend(policies::cilium(t, &opts.cilium_api_version)?),
         PolicyMode::Kubernetes => out.extend(policies::kubernetes(t)?),
         PolicyMode::None => {}
-    }
-    Ok(out)
-}
-
-/// Renders objects as multi-document YAML, as `kubectl apply -f -` reads it.
-pub fn to_yaml(objects: &[Object]) -> Result<String, serde_yaml::Error> {
-    let mut out = String::new();
-    for o in objects {
-        out.push_str("---\n");
-        out.push_str(&serde_yaml::to_string(&o.object)?);
     }
     Ok(out)
 }

@@ -1,13 +1,12 @@
 //! What every tenant pod shares: placement, failover tolerations, anti-affinity, security.
 
 use k8s_openapi::api::core::v1::{
-    Affinity, Capabilities, Container, ContainerPort, EnvVar, EnvVarSource, HTTPGetAction,
-    PodAffinityTerm, PodAntiAffinity, PodSecurityContext, PodSpec, Probe, ResourceRequirements,
-    SeccompProfile, SecretKeySelector, SecurityContext, Toleration, WeightedPodAffinityTerm,
+    Affinity, Capabilities, Container, ContainerPort, EnvVar, EnvVarSource, PodAffinityTerm,
+    PodAntiAffinity, PodSecurityContext, PodSpec, ResourceRequirements, SeccompProfile,
+    SecretKeySelector, SecurityContext, Toleration, WeightedPodAffinityTerm,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
-use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::{COMPONENT_LABEL, Component, TENANT_LABEL, name, selector};
 use crate::tenant::validate::{ComponentResources, Tenant};
@@ -157,22 +156,6 @@ pub fn container(
             }),
             ..Default::default()
         }),
-        ..Default::default()
-    }
-}
-
-/// An HTTP probe on the named port.
-pub fn http_probe(path: &str, port: &str, period: i32, failures: i32) -> Probe {
-    Probe {
-        http_get: Some(HTTPGetAction {
-            path: Some(path.into()),
-            port: IntOrString::String(port.into()),
-            scheme: Some("HTTP".into()),
-            ..Default::default()
-        }),
-        period_seconds: Some(period),
-        timeout_seconds: Some(3),
-        failure_threshold: Some(failures),
         ..Default::default()
     }
 }

@@ -99,7 +99,7 @@ pub(super) fn cilium(t: &Tenant, api_version: &str) -> Result<Vec<Object>, Error
             let mut obj: DynamicObject =
                 serde_yaml::from_value(value).map_err(|e| err(e.to_string()))?;
             own(t, &mut obj.metadata);
-            Object::with_resource(res.clone(), &obj)
+            Ok(Object::with_resource(res.clone(), &obj)?)
         })
         .collect()
 }
@@ -119,7 +119,7 @@ pub(super) fn kubernetes(t: &Tenant) -> Result<Vec<Object>, Error> {
             let mut np: NetworkPolicy =
                 serde_yaml::from_value(value).map_err(|e| err(e.to_string()))?;
             own(t, &mut np.metadata);
-            Object::typed(&np)
+            Ok(Object::typed(&np)?)
         })
         .collect()
 }

@@ -128,7 +128,8 @@ pub fn secrets(t: &Tenant, values: &SecretValues) -> Result<Vec<Object>, Error> 
                 ..Default::default()
             })
         })
-        .collect()
+        .collect::<Result<_, _>>()
+        .map_err(Error::from)
 }
 
 /// Names of the Secrets vigil manages for a tenant (for render's note and delete's report).

@@ -110,12 +110,12 @@ pub fn pdb(t: &Tenant, c: Component, opts: &Options) -> Result<Object, Error> {
         }),
         ..Default::default()
     };
-    Object::with_resource(
+    Ok(Object::with_resource(
         resource(
             &opts.pdb_api_version,
             "PodDisruptionBudget",
             "poddisruptionbudgets",
         ),
         &pdb,
-    )
+    )?)
 }
