@@ -3,5 +3,6 @@
 pub mod agent;
 pub mod cli;
 pub mod cluster;
+pub mod input;
 pub mod kube;
 pub mod tenant;

@@ -18,8 +18,7 @@ use super::build::{
 };
 use super::spec::{self, Alerting, Credentials, Settings};
 use crate::cluster;
-use crate::kube::{MANAGED_BY_LABEL, MANAGER, Object};
-use crate::tenant::apply::{Change, Outcome, apply_one};
+use crate::kube::{Change, MANAGED_BY_LABEL, MANAGER, Object, Outcome, apply_one};
 use crate::tenant::validate;
 
 /// Errors installing, upgrading or removing the agent.
@@ -27,8 +26,6 @@ use crate::tenant::validate;
 pub enum Error {
     #[error(transparent)]
     Cluster(#[from] cluster::Error),
-    #[error(transparent)]
-    Apply(#[from] crate::tenant::apply::Error),
     #[error(transparent)]
     Build(#[from] crate::kube::ObjectError),
     /// A credential could not be read: input error, nothing was applied.
@@ -246,7 +243,7 @@ fn stored_credentials(secret: &Secret) -> Credentials {
     let value = |b: &k8s_openapi::ByteString| {
         String::from_utf8(b.0.clone())
             .ok()
-            .map(crate::tenant::validate::Redacted::new)
+            .map(crate::input::Redacted::new)
     };
     for (key, bytes) in secret.data.iter().flatten() {
         match key.as_str() {

@@ -9,8 +9,8 @@ use kube::api::{Api, ListParams};
 
 use super::apply::Error;
 use crate::cluster;
+use crate::input::Redacted;
 use crate::kube::{MANAGED_BY_LABEL, MANAGER, TENANT_LABEL};
-use crate::tenant::validate::Redacted;
 
 /// The Secret and key where `vigil tenant` keeps a tenant's `spec.alerts.slack.webhook`.
 fn location(tenant: &str) -> (String, &'static str) {

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::Client;
-use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PropagationPolicy};
+use kube::api::{Api, DeleteParams, DynamicObject, PropagationPolicy};
 use serde::Serialize;
 
 use super::build::{
@@ -13,6 +13,7 @@ use super::build::{
 use super::inventory::{self, Keep};
 use super::validate::{self, PolicyMode, Problem, Redacted, Tenant};
 use crate::cluster::{self, Capabilities};
+pub use crate::kube::{Change, Outcome, apply_dry_run, apply_one};
 
 /// Errors applying a tenant.
 #[derive(Debug, thiserror::Error)]
@@ -37,22 +38,6 @@ pub enum Error {
     Exists(String),
     #[error(transparent)]
     Build(#[from] build::Error),
-}
-
-/// What apply did to one object.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Outcome {
-    Created,
-    Configured,
-    Unchanged,
-    Pruned,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Change {
-    pub object: String,
-    pub outcome: Outcome,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -288,31 +273,4 @@ fn outcome(before: Option<&str>, after: &DynamicObject) -> Outcome {
         Some(rv) if after.metadata.resource_version.as_deref() == Some(rv) => Outcome::Unchanged,
         Some(_) => Outcome::Configured,
     }
-}
-
-/// Server-side apply with field manager `vigil`, taking over fields others changed.
-pub async fn apply_one(client: &Client, o: &Object) -> Result<DynamicObject, Error> {
-    apply_with(client, o, false).await
-}
-
-/// The same as a dry run: what the object would be (used to detect drift).
-pub async fn apply_dry_run(client: &Client, o: &Object) -> Result<DynamicObject, Error> {
-    apply_with(client, o, true).await
-}
-
-async fn apply_with(client: &Client, o: &Object, dry_run: bool) -> Result<DynamicObject, Error> {
-    let ns = o.object.metadata.namespace.as_deref();
-    let api: Api<DynamicObject> = match ns {
-        Some(ns) => Api::namespaced_with(client.clone(), ns, &o.resource),
-        None => Api::all_with(client.clone(), &o.resource),
-    };
-    let mut pp = PatchParams::apply(MANAGER).force();
-    pp.dry_run = dry_run;
-    let verb = if dry_run { "dry-run apply" } else { "apply" };
-    api.patch(o.name(), &pp, &Patch::Apply(&o.object))
-        .await
-        .map_err(|e| {
-            cluster::api_error("patch", &o.resource.plural, ns, Some(o.name()), e).with_verb(verb)
-        })
-        .map_err(Error::from)
 }

@@ -50,7 +50,7 @@ fn namespaced_rules_never_list_watch_or_delete() {
 fn config_names_files_never_values() {
     let s = settings();
     let creds = Credentials {
-        webhook: Some(crate::tenant::validate::Redacted::new(
+        webhook: Some(crate::input::Redacted::new(
             "https://hooks.slack.com/services/T0/B0/secret".into(),
         )),
         token: None,

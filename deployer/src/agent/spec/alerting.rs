@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::tenant::validate::Problem;
+use crate::input::Problem;
 
 /// The operator's alerting policy (`--config FILE`) in vigil-agent's `cluster` format (see
 /// docs/alerts.md): rules, maintenance windows, the digest, tenant routes... Passed to the

@@ -13,7 +13,8 @@ pub use alerting::{
     Alerting, AlertingCluster, AlertingSlack, TenantRoute, parse_alerting, read_alerting,
 };
 
-use crate::tenant::validate::{self, CredentialRef, Image, Problem, Redacted, dns_label};
+use crate::input::{Problem, Redacted};
+use crate::tenant::validate::{self, CredentialRef, Image, dns_label};
 
 pub const DEFAULT_NAMESPACE: &str = "vigil-system";
 /// The same image as the tenant collector: one binary, two roles.

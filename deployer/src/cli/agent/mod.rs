@@ -284,7 +284,7 @@ async fn import_tenant_webhooks(
     Ok(())
 }
 
-fn invalid(problems: Vec<crate::tenant::validate::Problem>) -> Error {
+fn invalid(problems: Vec<crate::input::Problem>) -> Error {
     Error::AgentInput(crate::tenant::validate::Error {
         origin: "command line".into(),
         problems,

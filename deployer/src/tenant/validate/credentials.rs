@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::Problem;
+use super::{Problem, Redacted};
 use crate::tenant::spec::SecretRef;
 
 /// A checked reference: exactly one source, a valid variable name, an absolute path.
@@ -71,7 +71,7 @@ impl CredentialRef {
                 "put the secret value in it",
             ));
         }
-        Ok(Redacted(value))
+        Ok(Redacted::new(value))
     }
 }
 
@@ -81,32 +81,5 @@ impl fmt::Display for CredentialRef {
             Self::Env(var) => write!(f, "environment variable {var}"),
             Self::File(p) => write!(f, "file {}", p.display()),
         }
-    }
-}
-
-/// A secret value that never shows up in `Debug`/`Display` output or logs.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Redacted(String);
-
-impl Redacted {
-    pub fn new(value: String) -> Self {
-        Self(value)
-    }
-
-    /// The value itself, for the one place that needs it (a Secret's data).
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Redacted {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
-
-impl fmt::Display for Redacted {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
     }
 }

@@ -15,7 +15,8 @@ use std::path::Path;
 use ipnet::IpNet;
 use serde::Serialize;
 
-pub use credentials::{CredentialRef, Redacted};
+pub use crate::input::{Problem, Redacted};
+pub use credentials::CredentialRef;
 pub use devices::{AuthProtocol, Device, PROFILES as SNMP_PROFILES, PrivProtocol, Snmp};
 pub use names::{DeviceName, MAX_TENANT_NAME, TenantName, dns_label, dns_subdomain};
 pub use resources::{ComponentResources, Profile, Resources};
@@ -29,30 +30,6 @@ pub const DEFAULT_COLLECTOR_IMAGE: &str =
     concat!("ghcr.io/vigil-dev/vigil-agent:", env!("CARGO_PKG_VERSION"));
 pub const DEFAULT_TOLERATION_SECONDS: i64 = 30;
 pub const DEFAULT_INGRESS_NAMESPACE: &str = "ingress-nginx";
-
-/// One thing wrong with the input: where, what, and how to fix it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    pub path: String,
-    pub what: String,
-    pub fix: String,
-}
-
-impl Problem {
-    pub fn new(path: &str, what: impl Into<String>, fix: impl Into<String>) -> Self {
-        Self {
-            path: path.to_owned(),
-            what: what.into(),
-            fix: fix.into(),
-        }
-    }
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}; {}", self.path, self.what, self.fix)
-    }
-}
 
 /// The input is invalid; every problem found is listed.
 #[derive(Debug, thiserror::Error)]
