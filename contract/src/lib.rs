@@ -8,6 +8,7 @@
 //! Every input type rejects unknown fields (a typo is reported with its location) and skips
 //! what is unset when written, so a rendered file holds only what its writer chose.
 pub mod alert_state;
+pub mod alerts;
 pub mod collector;
 pub mod names;
 pub mod secret;

@@ -7,72 +7,13 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
-use serde::Deserialize;
+use vigil_contract::alerts;
 
 use super::engine::EngineSettings;
-use super::maintenance::{RawWindow, Window};
-use super::rules::{RawRule, Rules};
-use crate::config::units::Dur;
-use crate::config::{ConfigError, InfluxSettings, SpoolSettings};
-use crate::sinks::slack::{RawSlack, Routes};
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawFile {
-    #[serde(default)]
-    cluster: RawCluster,
-    /// Namespaces of tenants whose objects carry no `vigil.dev/tenant` label.
-    #[serde(default)]
-    tenant_namespaces: BTreeMap<String, String>,
-    #[serde(default)]
-    rules: BTreeMap<String, RawRule>,
-    repeat_interval: Option<Dur>,
-    flapping: Option<RawFlapping>,
-    #[serde(default)]
-    maintenance: Vec<RawWindow>,
-    digest: Option<RawDigest>,
-    slack: RawSlack,
-    output: Option<serde_yaml::Value>,
-    spool: Option<serde_yaml::Value>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawCluster {
-    /// Shown in every message (default `kubernetes`).
-    name: Option<String>,
-    /// The agent's namespace: its Lease and state ConfigMaps (default: $POD_NAMESPACE,
-    /// else `vigil-system`).
-    namespace: Option<String>,
-    /// Standalone: keep state in this file instead of ConfigMaps.
-    state_file: Option<PathBuf>,
-    /// Prefix of the state ConfigMaps and the Lease (default `vigil-agent`).
-    object_prefix: Option<String>,
-    lease_duration: Option<Dur>,
-    evaluation_interval: Option<Dur>,
-    kubeconfig: Option<PathBuf>,
-    context: Option<String>,
-    /// Only alert on nodes matching this label selector (e.g. `pool=prod`).
-    node_selector: Option<String>,
-    /// Address of /healthz, /readyz and /metrics (e.g. `0.0.0.0:9274`).
-    listen: Option<String>,
-    /// Default namespace scope of pod, workload and PVC rules (default: all).
-    namespaces: Option<Vec<String>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawFlapping {
-    threshold: Option<usize>,
-    window: Option<Dur>,
-    quiet: Option<Dur>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawDigest {
-    cron: String,
-}
+use super::maintenance::Window;
+use super::rules::Rules;
+use crate::config::{ConfigError, InfluxSettings, SpoolSettings, raw};
+use crate::sinks::slack::Routes;
 
 #[derive(Debug, Clone)]
 pub struct ClusterConfig {
@@ -112,7 +53,7 @@ impl ClusterConfig {
     }
 
     pub fn parse(text: &str, path: &Path) -> Result<ClusterConfig, ConfigError> {
-        let raw: RawFile = serde_yaml::from_str(text).map_err(|e| ConfigError::Parse {
+        let raw: alerts::Config = serde_yaml::from_str(text).map_err(|e| ConfigError::Parse {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
@@ -163,20 +104,18 @@ impl ClusterConfig {
         let c = raw.cluster;
         let name = c.name.unwrap_or_else(|| "kubernetes".into());
         // the collector's own resolver checks `output` and `spool`, with the same locations
-        let mut shared = serde_yaml::Mapping::new();
-        shared.insert(
-            "agent".into(),
-            serde_yaml::to_value(BTreeMap::from([("name", name.clone())])).unwrap_or_default(),
-        );
-        if let Some(o) = raw.output {
-            shared.insert("output".into(), o);
-        }
-        if let Some(s) = raw.spool {
-            shared.insert("spool".into(), s);
-        }
-        let text =
-            serde_yaml::to_string(&shared).map_err(|e| invalid(path, "output", e.to_string()))?;
-        let collector = crate::config::Config::parse(&text, path)?;
+        let collector = crate::config::Config::resolve(
+            raw::Config {
+                agent: raw::Agent {
+                    name: Some(name.clone()),
+                    ..Default::default()
+                },
+                spool: raw.spool.unwrap_or_default(),
+                output: raw.output,
+                ..Default::default()
+            },
+            path,
+        )?;
         let evaluation_interval = c
             .evaluation_interval
             .map_or(Duration::from_secs(1), |d| d.0);

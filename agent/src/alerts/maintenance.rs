@@ -6,27 +6,11 @@ use std::str::FromStr;
 use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
 
 use super::signal::Signal;
-use crate::config::units::Dur;
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawWindow {
-    pub name: String,
-    /// `sec min hour day-of-month month day-of-week [year]`, UTC.
-    pub cron: String,
-    pub duration: Dur,
-    #[serde(default)]
-    pub tenants: Vec<String>,
-    #[serde(default)]
-    pub namespaces: Vec<String>,
-    #[serde(default)]
-    pub devices: Vec<String>,
-    #[serde(default)]
-    pub rules: Vec<String>,
-}
+/// A window as configured, part of the contract.
+pub use vigil_contract::alerts::Window as RawWindow;
 
 #[derive(Debug, Clone)]
 pub struct Window {
@@ -99,6 +83,7 @@ impl Window {
 mod tests {
     use super::*;
     use crate::alerts::signal::{Scope, Severity};
+    use crate::config::units::Dur;
 
     fn window(cron: &str, secs: u64, namespaces: &[&str]) -> Window {
         Window::new(RawWindow {

@@ -4,10 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use serde::Deserialize;
-
 use super::signal::Severity;
-use crate::config::units::Dur;
 
 /// A rule's defaults.
 #[derive(Debug, Clone, Copy)]
@@ -98,20 +95,8 @@ pub const CATALOGUE: &[RuleDef] = &[
     def(SPOOL_OVERFLOW, Critical, 0, 0.0, 600),
 ];
 
-/// A rule as configured (`rules: {PodCrashLooping: {for: 30s}}`).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawRule {
-    pub enabled: Option<bool>,
-    #[serde(rename = "for")]
-    pub hold: Option<Dur>,
-    pub threshold: Option<f64>,
-    pub window: Option<Dur>,
-    /// Only these namespaces (pod, workload and PVC rules).
-    pub namespaces: Option<Vec<String>>,
-    /// Severity override: critical, warning or info.
-    pub severity: Option<Severity>,
-}
+/// A rule as configured (`rules: {PodCrashLooping: {for: 30s}}`), part of the contract.
+pub use vigil_contract::alerts::Rule as RawRule;
 
 /// A rule's effective settings.
 #[derive(Debug, Clone)]
@@ -198,6 +183,7 @@ impl Rules {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::units::Dur;
 
     #[test]
     fn overrides_apply_and_unknown_rules_are_named() {

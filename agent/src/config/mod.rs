@@ -165,6 +165,12 @@ impl Config {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
+        Self::resolve(raw, path)
+    }
+
+    /// Validates a configuration as read (defaults applied, secrets read); `path` is used
+    /// for messages and to resolve relative profile files.
+    pub fn resolve(raw: raw::Config, path: &Path) -> Result<Config, ConfigError> {
         resolve::resolve(raw, path)
     }
 

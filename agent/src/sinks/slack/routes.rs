@@ -6,53 +6,14 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Deserialize;
-
 use super::transport::Transport;
 use crate::alerts::signal::{Scope, Severity};
-use crate::config::units::Dur;
-use crate::config::{Resolve, SecretRef};
+use crate::config::Resolve;
 
-/// `{webhook: {env: VAR}}` or `{bot_token: {file: PATH}, channel: C123}`, optionally with
-/// a directory of template overrides and the least severity posted there.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawDestination {
-    pub webhook: Option<SecretRef>,
-    pub bot_token: Option<SecretRef>,
-    pub channel: Option<String>,
-    pub templates: Option<PathBuf>,
-    /// Alerts less severe than this are not posted here (default: all).
-    pub min_severity: Option<Severity>,
-    #[serde(default)]
-    pub routes: Vec<RawRoute>,
-}
-
-/// `{tags: {role: core}, webhook: {file: PATH}, min_severity: critical}`: alerts of devices
-/// carrying all these tags go to this webhook (or bot channel) instead.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawRoute {
-    pub tags: BTreeMap<String, String>,
-    pub webhook: Option<SecretRef>,
-    pub bot_token: Option<SecretRef>,
-    pub channel: Option<String>,
-    pub min_severity: Option<Severity>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawSlack {
-    pub default: RawDestination,
-    #[serde(default)]
-    pub tenants: BTreeMap<String, RawDestination>,
-    /// Web API base URL (default `https://slack.com/api`).
-    pub api_url: Option<String>,
-    /// At most one message per channel per this interval (default 1s).
-    pub min_interval: Option<Dur>,
-    /// Per-request timeout (default 10s).
-    pub timeout: Option<Dur>,
-}
+/// The `slack:` section as configured, part of the contract.
+pub use vigil_contract::alerts::{
+    Destination as RawDestination, Route as RawRoute, Slack as RawSlack,
+};
 
 /// Where one destination's alerts go.
 #[derive(Debug, Clone)]

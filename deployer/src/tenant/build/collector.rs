@@ -9,7 +9,6 @@ use k8s_openapi::api::core::v1::{
     ConfigMap, ConfigMapVolumeSource, EmptyDirVolumeSource, SecretVolumeSource, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use serde::Serialize;
 
 use super::pod::{self, secret_env};
 use super::secrets::SecretKey;
@@ -17,7 +16,7 @@ use super::workload::{self, Strategy};
 use super::{Component, Error, Object, Options, influxdb, meta, name};
 use crate::kube::{config_checksum, http_probe};
 use crate::tenant::validate::{CredentialRef, Duration, Severity, Snmp, Tenant};
-use vigil_contract::{Bytes, Dur, SecretRef, collector, names};
+use vigil_contract::{Bytes, Dur, SecretRef, alert_state, alerts, collector, names};
 
 pub const HEALTH_PORT: i32 = names::HEALTH_PORT as i32;
 const UID: i64 = 65532;
@@ -32,52 +31,8 @@ const SPOOL_DIR: &str = "/var/lib/vigil-agent/spool";
 const SPOOL_SIZE: Bytes = Bytes(256 << 20);
 const PASSWORD_ENV: &str = "VIGIL_INFLUXDB_PASSWORD";
 
-/// `alerts.yaml` in vigil-agent's alert format: the device rules with their defaults, the
-/// tenant's webhook (a file from the credentials Secret), its least severity and digest.
-#[derive(Debug, Serialize)]
-pub struct AlertsConfig {
-    pub cluster: AlertsCluster,
-    pub slack: AlertsSlack,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub digest: Option<Digest>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct AlertsCluster {
-    /// Shown in every message.
-    pub name: String,
-    pub state_file: String,
-}
-
-#[derive(Debug, Serialize)]
-pub struct AlertsSlack {
-    pub default: Destination,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Destination {
-    pub webhook: SecretRef,
-    pub min_severity: Severity,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub routes: Vec<Route>,
-}
-
-/// Alerts of devices carrying all `tags` go to this webhook instead.
-#[derive(Debug, Serialize)]
-pub struct Route {
-    pub tags: BTreeMap<String, String>,
-    pub webhook: SecretRef,
-    pub min_severity: Severity,
-}
-
 fn route_key(i: usize) -> String {
     format!("slack-webhook-route-{i}")
-}
-
-#[derive(Debug, Serialize)]
-pub struct Digest {
-    /// With seconds, as vigil-agent reads it.
-    pub cron: String,
 }
 
 /// Each credential vigil copies into `NAME-collector-credentials`: (key, reference, spec path).
@@ -218,32 +173,58 @@ pub fn config(t: &Tenant) -> collector::Config {
     }
 }
 
-fn alerts(t: &Tenant) -> Option<AlertsConfig> {
+/// The contract's severity for the tenant file's.
+fn severity(s: Severity) -> alert_state::Severity {
+    match s {
+        Severity::Info => alert_state::Severity::Info,
+        Severity::Warning => alert_state::Severity::Warning,
+        Severity::Critical => alert_state::Severity::Critical,
+    }
+}
+
+/// `alerts.yaml` in the contract's alert format: the device rules with their defaults, the
+/// tenant's webhook (a file from the credentials Secret), its least severity and digest.
+fn alerts(t: &Tenant) -> Option<alerts::Config> {
     let s = t.slack.as_ref()?;
-    Some(AlertsConfig {
-        cluster: AlertsCluster {
-            name: name(t, "collector"),
-            state_file: ALERT_STATE.into(),
+    Some(alerts::Config {
+        cluster: alerts::Cluster {
+            name: Some(name(t, "collector")),
+            state_file: Some(ALERT_STATE.into()),
+            ..Default::default()
         },
-        slack: AlertsSlack {
-            default: Destination {
-                webhook: file("slack-webhook"),
-                min_severity: s.min_severity,
+        tenant_namespaces: BTreeMap::new(),
+        rules: BTreeMap::new(),
+        repeat_interval: None,
+        flapping: None,
+        maintenance: Vec::new(),
+        slack: alerts::Slack {
+            default: alerts::Destination {
+                webhook: Some(file("slack-webhook")),
+                min_severity: Some(severity(s.min_severity)),
                 routes: s
                     .routes
                     .iter()
                     .enumerate()
-                    .map(|(i, r)| Route {
+                    .map(|(i, r)| alerts::Route {
                         tags: r.tags.clone(),
-                        webhook: file(&route_key(i)),
-                        min_severity: r.min_severity,
+                        webhook: Some(file(&route_key(i))),
+                        min_severity: Some(severity(r.min_severity)),
+                        ..Default::default()
                     })
                     .collect(),
+                ..Default::default()
             },
+            tenants: BTreeMap::new(),
+            api_url: None,
+            min_interval: None,
+            timeout: None,
         },
-        digest: s.digest_schedule.as_ref().map(|c| Digest {
+        // with seconds, as vigil-agent reads it
+        digest: s.digest_schedule.as_ref().map(|c| alerts::Digest {
             cron: c.with_seconds(),
         }),
+        output: None,
+        spool: None,
     })
 }
 
