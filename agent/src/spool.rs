@@ -10,6 +10,15 @@ use std::sync::Mutex;
 
 use tokio::sync::Notify;
 
+/// Where the spool lives and how large it may grow, resolved from `spool` by
+/// [`crate::config`].
+#[derive(Debug, Clone)]
+pub struct SpoolSettings {
+    pub dir: PathBuf,
+    pub max_bytes: u64,
+    pub fsync: bool,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SpoolError {
     #[error("spool directory {dir}: {source}")]

@@ -16,6 +16,13 @@ use std::time::Duration;
 
 pub use secret::{Resolve, Secret, SecretRef};
 
+// Each component owns its settings (as vector keeps a `config.rs` beside each); this module
+// gathers them and resolves defaults.
+pub use crate::sinks::influxdb::config::{InfluxApi, InfluxSettings};
+pub use crate::sources::icmp::config::IcmpSettings;
+pub use crate::sources::snmp::config::{AuthProtocol, PrivProtocol, SnmpCredentials, SnmpSettings};
+pub use crate::spool::SpoolSettings;
+
 use crate::sources::snmp::profile::Profile;
 
 /// Errors while loading a configuration. Each names the file and the location in it.
@@ -54,86 +61,6 @@ pub struct AgentSettings {
     /// The device alerting configuration file (cluster agent format), if any.
     pub alerts: Option<PathBuf>,
     pub tenant: Option<String>,
-}
-
-#[derive(Debug, Clone)]
-pub struct SpoolSettings {
-    pub dir: PathBuf,
-    pub max_bytes: u64,
-    pub fsync: bool,
-}
-
-#[derive(Debug, Clone)]
-pub enum InfluxApi {
-    V2 {
-        org: String,
-        bucket: String,
-        token: Secret,
-    },
-    V1 {
-        database: String,
-        retention_policy: Option<String>,
-        username: Option<String>,
-        password: Option<Secret>,
-    },
-}
-
-#[derive(Debug, Clone)]
-pub struct InfluxSettings {
-    pub url: String,
-    pub api: InfluxApi,
-    pub batch_size: usize,
-    pub flush_interval: Duration,
-    pub gzip: bool,
-    pub timeout: Duration,
-    pub parallel_writes: usize,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuthProtocol {
-    Md5,
-    Sha1,
-    Sha224,
-    Sha256,
-    Sha384,
-    Sha512,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PrivProtocol {
-    Des,
-    Aes128,
-    Aes192,
-    Aes256,
-}
-
-#[derive(Debug, Clone)]
-pub enum SnmpCredentials {
-    V2c {
-        community: Secret,
-    },
-    V3 {
-        user: String,
-        auth: Option<(AuthProtocol, Secret)>,
-        privacy: Option<(PrivProtocol, Secret)>,
-        context: String,
-    },
-}
-
-#[derive(Debug, Clone)]
-pub struct SnmpSettings {
-    pub credentials: SnmpCredentials,
-    pub port: u16,
-    pub timeout: Duration,
-    pub retries: u32,
-    pub max_repetitions: u32,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct IcmpSettings {
-    pub count: u16,
-    pub interval: Duration,
-    pub timeout: Duration,
 }
 
 #[derive(Debug, Clone)]

@@ -4,7 +4,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
 
-use crate::config::{InfluxApi, InfluxSettings};
+use super::config::{InfluxApi, InfluxSettings};
 
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {

@@ -3,6 +3,7 @@
 //! them together; every process starts its output through it.
 mod batcher;
 mod client;
+pub mod config;
 mod output;
 mod sender;
 

@@ -9,9 +9,9 @@ use tokio::task::JoinHandle;
 
 use super::batcher::{Batcher, BatcherHandle, update_spool_gauges};
 use super::client::{InfluxClient, WriteError};
+use super::config::InfluxSettings;
 use super::sender::run_senders;
-use crate::config::{InfluxSettings, SpoolSettings};
-use crate::spool::{Spool, SpoolError};
+use crate::spool::{Spool, SpoolError, SpoolSettings};
 use crate::telemetry::Metrics;
 
 #[derive(Debug, thiserror::Error)]

@@ -1,6 +1,7 @@
 //! ICMP echo with surge-ping. One socket per address family is shared by every target,
 //! so thousands of hosts are pinged at once. Unprivileged ICMP (datagram) sockets are used
 //! when `net.ipv4.ping_group_range` includes the process's group, raw sockets otherwise.
+pub mod config;
 mod socket;
 mod stats;
 
@@ -13,7 +14,8 @@ use surge_ping::{Client, PingIdentifier, PingSequence, SurgeError};
 pub use socket::SocketKind;
 pub use stats::PingStats;
 
-use crate::config::{Device, IcmpSettings};
+use self::config::IcmpSettings;
+use crate::config::Device;
 use crate::point::Point;
 
 #[derive(Debug, thiserror::Error)]

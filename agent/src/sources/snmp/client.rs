@@ -6,9 +6,9 @@ use std::time::Duration;
 use snmp2::v3;
 use snmp2::{AsyncSession, Error as WireError, Version};
 
+use super::config::{AuthProtocol, PrivProtocol, SnmpCredentials, SnmpSettings};
 use super::oid::Oid;
 use super::value::SnmpValue;
-use crate::config::{AuthProtocol, PrivProtocol, SnmpCredentials, SnmpSettings};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SnmpError {

@@ -3,12 +3,13 @@
 use std::collections::BTreeMap;
 
 use super::client::{SnmpError, SnmpSession};
+use super::config::SnmpSettings;
 use super::derive;
 use super::oid::{Oid, index_string};
 use super::profile::{Column, Conversion, Derive, Table};
 use super::value::SnmpValue;
 use super::walk::{ColumnRows, WalkStats, walk_columns};
-use crate::config::{Device, SnmpSettings};
+use crate::config::Device;
 use crate::point::Point;
 
 /// What one poll produced.

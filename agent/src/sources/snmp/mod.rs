@@ -2,6 +2,7 @@
 pub mod builtin;
 pub mod client;
 pub mod collect;
+pub mod config;
 mod derive;
 pub mod mib;
 pub mod oid;
