@@ -145,11 +145,18 @@ async fn watch_remote(
         tokio::select! {
             item = stream.next() => match item {
                 Some(Ok(cm)) => {
-                    let doc: StateDoc = cm
+                    let text = cm
                         .data
-                        .and_then(|d| d.get(vigil_contract::names::STATE_KEY).cloned())
-                        .and_then(|t| serde_json::from_str(&t).ok())
-                        .unwrap_or_default();
+                        .and_then(|d| d.get(vigil_contract::names::STATE_KEY).cloned());
+                    // none yet: the leader has not written its state
+                    let doc: StateDoc = match text.map(|t| serde_json::from_str(&t)) {
+                        None => StateDoc::default(),
+                        Some(Ok(doc)) => doc,
+                        Some(Err(error)) => {
+                            tracing::warn!(configmap = %name, %error, "the leader's alert state does not parse; treated as empty");
+                            StateDoc::default()
+                        }
+                    };
                     shared.set_remote(RemoteView {
                         parents: doc.firing_parents(),
                         ledger: doc.ledger,
