@@ -33,8 +33,12 @@ async fn client(cfg: &ClusterConfig) -> Result<kube::Client, CommandError> {
     };
     let config = match &cfg.kubeconfig {
         Some(path) => {
-            let kc = kube::config::Kubeconfig::read_from(path)
-                .map_err(|e| CommandError::Usage(format!("kubeconfig {}: {e}", path.display())))?;
+            let kc = kube::config::Kubeconfig::read_from(path).map_err(|source| {
+                CommandError::Kubeconfig {
+                    path: path.clone(),
+                    source,
+                }
+            })?;
             kube::Config::from_custom_kubeconfig(kc, &opts).await
         }
         None if cfg.context.is_some() => kube::Config::from_kubeconfig(&opts).await,
@@ -45,9 +49,8 @@ async fn client(cfg: &ClusterConfig) -> Result<kube::Client, CommandError> {
             )
         }),
     }
-    .map_err(|e| CommandError::Runtime(format!("cannot configure the kubernetes client: {e}")))?;
-    kube::Client::try_from(config)
-        .map_err(|e| CommandError::Runtime(format!("cannot build the kubernetes client: {e}")))
+    .map_err(CommandError::KubeConfig)?;
+    kube::Client::try_from(config).map_err(CommandError::KubeClient)
 }
 
 /// The collector's InfluxDB output for the `alerts` measurement, if `output` is configured.
@@ -187,7 +190,10 @@ pub async fn cluster(
     if let Some(addr) = cfg.listen {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
-            .map_err(|e| CommandError::Runtime(format!("cannot listen on {addr}: {e}")))?;
+            .map_err(|source| CommandError::Listen {
+                addr: addr.to_string(),
+                source,
+            })?;
         tokio::spawn(crate::telemetry::serve(listener, health.clone()));
     }
     let cfg = Arc::new(cfg);

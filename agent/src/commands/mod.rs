@@ -17,11 +17,27 @@ pub enum CommandError {
     Config(#[from] crate::config::ConfigError),
     #[error("{0}")]
     Usage(String),
+    #[error("kubeconfig {path}")]
+    Kubeconfig {
+        path: std::path::PathBuf,
+        #[source]
+        source: kube::config::KubeconfigError,
+    },
     /// Something failed at run time: exit code 1.
-    #[error("{0}")]
-    Runtime(String),
     #[error(transparent)]
     Output(#[from] crate::sinks::influxdb::OutputError),
+    #[error(transparent)]
+    Icmp(#[from] crate::sources::icmp::IcmpError),
+    #[error("cannot listen on {addr}")]
+    Listen {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot configure the kubernetes client")]
+    KubeConfig(#[source] kube::config::KubeconfigError),
+    #[error("cannot build the kubernetes client")]
+    KubeClient(#[source] kube::Error),
 }
 
 /// Resolves on SIGTERM (how Kubernetes stops a pod) or Ctrl-C.
@@ -43,8 +59,12 @@ async fn shutdown_signal() {
 impl CommandError {
     pub fn exit_code(&self) -> u8 {
         match self {
-            CommandError::Config(_) | CommandError::Usage(_) => 2,
-            CommandError::Runtime(_) | CommandError::Output(_) => 1,
+            CommandError::Config(_) | CommandError::Usage(_) | CommandError::Kubeconfig { .. } => 2,
+            CommandError::Output(_)
+            | CommandError::Icmp(_)
+            | CommandError::Listen { .. }
+            | CommandError::KubeConfig(_)
+            | CommandError::KubeClient(_) => 1,
         }
     }
 }

@@ -22,10 +22,7 @@ pub async fn once(
         None => config.devices.clone(),
     };
     let pinger = if devices.iter().any(|d| d.icmp.is_some()) {
-        Some(Arc::new(
-            Pinger::new(config.agent.icmp_rate)
-                .map_err(|e| CommandError::Runtime(e.to_string()))?,
-        ))
+        Some(Arc::new(Pinger::new(config.agent.icmp_rate)?))
     } else {
         None
     };

@@ -34,14 +34,14 @@ pub async fn run(config: Config, stop_after: Option<Duration>) -> Result<String,
     if let Some(addr) = &config.agent.listen {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
-            .map_err(|e| CommandError::Runtime(format!("cannot listen on {addr}: {e}")))?;
+            .map_err(|source| CommandError::Listen {
+                addr: addr.clone(),
+                source,
+            })?;
         tokio::spawn(telemetry::serve(listener, metrics.clone()));
     }
     let pinger = if config.devices.iter().any(|d| d.icmp.is_some()) {
-        Some(Arc::new(
-            Pinger::new(config.agent.icmp_rate)
-                .map_err(|e| CommandError::Runtime(e.to_string()))?,
-        ))
+        Some(Arc::new(Pinger::new(config.agent.icmp_rate)?))
     } else {
         None
     };
