@@ -2,6 +2,7 @@
 //! `scripts/sandbox up`, a fake kubelet, and waiting for conditions with deadlines.
 
 mod fake_kubelet;
+mod flows;
 mod sandbox;
 mod slack_recorder;
 mod snmpsim;
@@ -10,8 +11,12 @@ mod wait;
 pub use fake_kubelet::{
     FAULT_ANNOTATION, FakeKubelet, Fault, POOL_KEY, Pressure, list_pods, pool_placement,
 };
-pub use sandbox::{Sandbox, SandboxError, client_from_kubeconfig, in_ci, sandbox};
-pub use slack_recorder::{Failure as SlackFailure, Recorded, SlackRecorder, wait_for};
+pub use flows::{Flow, FlowError, FlowRecorder};
+pub use sandbox::{Images, Sandbox, SandboxError, client_from_kubeconfig, in_ci, sandbox};
+pub use slack_recorder::{
+    Failure as SlackFailure, Recorded, SlackRecorder, parents, replies, resolved_replies,
+    thread_resolved, updates, wait_for,
+};
 pub use snmpsim::{SetValue, SnmpSim};
 pub use wait::eventually;
 
