@@ -6,6 +6,7 @@ mod icmp;
 mod influxdb;
 mod kubernetes;
 mod snmp;
+mod real_kubelet;
 mod tenant_alerts;
 
 /// A short suffix that keeps names unique across tests and runs sharing one sandbox.
