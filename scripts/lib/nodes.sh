@@ -11,6 +11,7 @@
 #   198.19.255.1        the sandbox's services as pods see them (API server forwarder, DNS :53,
 #                       snmpd, snmpsim, Slack recorders of tests), on the port-less bridge vgl-host0
 #   198.19.255.11, .12  the nodes' InternalIPs (kubelet :10250)
+#   198.19.255.21-.24   more snmpsim addresses, one per simulated device as pods see them
 #   198.19.0.0/24       pods of vigil-node-1 (bridge vgl-cni1), 198.19.1.0/24 pods of vigil-node-2
 #   198.18.N.2          the ICMP test hosts (network namespaces, see icmp_up)
 
@@ -18,6 +19,7 @@ NODE_COUNT=2
 NODE_POOL="real"
 HOST_BRIDGE="vgl-host0"
 SVC_ADDR="198.19.255.1"
+POD_SNMPSIM_ADDRS=(198.19.255.21 198.19.255.22 198.19.255.23 198.19.255.24)
 POD_CIDR="198.19.0.0/17"
 # Everything the sandbox's pods and test hosts may talk to; the FORWARD guard drops the rest.
 SANDBOX_NET="198.18.0.0/15"
@@ -49,7 +51,7 @@ nodes_net_up() {
   # The kernel has no `dummy` link type: a bridge without ports holds local addresses.
   ip link show "$HOST_BRIDGE" >/dev/null 2>&1 || ip link add "$HOST_BRIDGE" type bridge
   local a have
-  for a in "$SVC_ADDR" "$(node_addr 1)" "$(node_addr 2)"; do
+  for a in "$SVC_ADDR" "$(node_addr 1)" "$(node_addr 2)" "${POD_SNMPSIM_ADDRS[@]}"; do
     have="$(ip -4 -o addr show dev "$HOST_BRIDGE")"
     [[ "$have" == *"inet $a/"* ]] || ip addr add "$a/32" dev "$HOST_BRIDGE"
   done
