@@ -1,7 +1,9 @@
 //! Support for vigil's integration tests: access to the sandbox started by
-//! `scripts/sandbox up`, a fake kubelet, and waiting for conditions with deadlines.
+//! `scripts/sandbox up`, a fake kubelet, waiting for conditions with deadlines, and a
+//! network-policy evaluator ([`netpol`]) that judges observed flows against rendered policies.
 
 mod fake_kubelet;
+pub mod netpol;
 mod sandbox;
 mod slack_recorder;
 mod snmpsim;
