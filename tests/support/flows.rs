@@ -13,7 +13,7 @@ use tokio::process::{Child, Command};
 
 /// One new flow.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Flow {
+pub struct ObservedFlow {
     /// `tcp`, `udp` or `icmp`.
     pub protocol: String,
     pub src: IpAddr,
@@ -28,7 +28,7 @@ pub struct Flow {
     pub reply_sport: Option<u16>,
 }
 
-impl Flow {
+impl ObservedFlow {
     /// The destination after DNAT: address and port of whoever really answered.
     pub fn real_dst(&self) -> (IpAddr, Option<u16>) {
         (self.reply_src, self.reply_sport.or(self.dport))
@@ -44,7 +44,7 @@ pub enum FlowError {
 /// Records new flows from the moment it starts until it is stopped or dropped.
 pub struct FlowRecorder {
     child: Child,
-    flows: Arc<Mutex<Vec<Flow>>>,
+    flows: Arc<Mutex<Vec<ObservedFlow>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -75,12 +75,12 @@ impl FlowRecorder {
     }
 
     /// Every flow so far.
-    pub fn flows(&self) -> Vec<Flow> {
+    pub fn flows(&self) -> Vec<ObservedFlow> {
         self.flows.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Stops recording and returns every flow seen.
-    pub async fn stop(mut self) -> Vec<Flow> {
+    pub async fn stop(mut self) -> Vec<ObservedFlow> {
         let _ = self.child.kill().await;
         let _ = (&mut self.task).await;
         self.flows()
@@ -89,7 +89,7 @@ impl FlowRecorder {
 
 /// Parses one `conntrack -E -o extended` line, e.g.
 /// `[NEW] ipv4 2 tcp 6 120 SYN_SENT src=A dst=B sport=1 dport=2 [UNREPLIED] src=B dst=A sport=2 dport=1`.
-pub fn parse(line: &str) -> Option<Flow> {
+pub fn parse(line: &str) -> Option<ObservedFlow> {
     let mut words = line.split_whitespace();
     let protocol = words
         .by_ref()
@@ -103,7 +103,7 @@ pub fn parse(line: &str) -> Option<Flow> {
     }
     // The first src/dst/sport/dport/type belong to the original tuple, the second to the reply.
     let nth = |key: &str, n: usize| kv.iter().filter(|(k, _)| *k == key).nth(n).map(|(_, v)| *v);
-    Some(Flow {
+    Some(ObservedFlow {
         src: nth("src", 0)?.parse().ok()?,
         dst: nth("dst", 0)?.parse().ok()?,
         dport: nth("dport", 0).and_then(|p| p.parse().ok()),
