@@ -46,6 +46,8 @@ pub struct Sandbox {
     /// The host's address as pods see it: the API server forwarder, the pods' DNS server,
     /// snmpd, snmpsim; tests bind servers pods must reach (Slack recorders) here.
     pub pod_host_addr: IpAddr,
+    /// A name the pods' DNS server resolves to `pod_host_addr` (for URLs given to pods by name).
+    pub pod_host_name: String,
     /// The range of the real nodes' pod addresses.
     pub pod_cidr: String,
     /// Images built by the sandbox and present on every real node.
@@ -211,6 +213,7 @@ impl Sandbox {
                     value,
                 })?
             },
+            pod_host_name: get("VIGIL_POD_HOST_NAME")?,
             pod_cidr: get("VIGIL_POD_CIDR")?,
             images: Images {
                 agent: get("VIGIL_IMAGE_AGENT")?,

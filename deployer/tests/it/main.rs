@@ -16,6 +16,7 @@ mod permissions;
 mod preflight;
 mod real_agent;
 mod real_failover;
+mod real_flows;
 mod real_support;
 mod real_tenant;
 mod render;

@@ -34,7 +34,9 @@ async fn real_nodes_collector_fails_over_when_its_node_dies() {
     let client = sb.client().await;
     let name = tenant_name("vr-failover");
     let _cleanup = Cleanup::new(sb).tenant(&name);
-    apply_real_tenant(sb, &client, &name, &real_tenant_yaml(sb, &name, "none")).await;
+    // Device alerts go nowhere that answers: this test is about the pod, not Slack.
+    let webhook = format!("http://{}:9/webhook/unused", sb.pod_host_name);
+    apply_real_tenant(sb, &client, &name, &real_tenant_yaml(sb, &name, "none"), &webhook).await;
     let collector = "app.kubernetes.io/component=collector";
     let before = ready_pods(&client, sb, &name, collector, 1).await;
     let victim = node_of(&before[0]).expect("the collector runs on a node");

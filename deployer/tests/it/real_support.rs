@@ -1,7 +1,6 @@
 //! Helpers of the tests on the sandbox's real kubelet nodes: workloads placed there, pods
 //! waited for by their real status, and the node a pod runs on.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Pod;
@@ -43,18 +42,6 @@ pub fn deployment(ns: &str, name: &str, pod_spec: Value) -> Value {
             "template": {"metadata": {"labels": {"app": name}}, "spec": pod_spec},
         },
     })
-}
-
-/// The live pods of `app=NAME` in `ns` (not being deleted).
-pub async fn app_pods(client: &Client, ns: &str, app: &str) -> Vec<Pod> {
-    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
-    pods.list(&ListParams::default().labels(&format!("app={app}")))
-        .await
-        .map(|l| l.items)
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|p| p.metadata.deletion_timestamp.is_none())
-        .collect()
 }
 
 pub fn pod_ready(p: &Pod) -> bool {
@@ -104,17 +91,4 @@ pub async fn ready_pods(
         },
     )
     .await
-}
-
-/// The container statuses of a pod by container name, as the kubelet wrote them.
-pub fn container_statuses(p: &Pod) -> BTreeMap<String, Value> {
-    p.status
-        .as_ref()
-        .and_then(|s| s.container_statuses.as_ref())
-        .map(|cs| {
-            cs.iter()
-                .map(|c| (c.name.clone(), serde_json::to_value(c).unwrap_or_default()))
-                .collect()
-        })
-        .unwrap_or_default()
 }

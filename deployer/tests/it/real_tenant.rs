@@ -12,7 +12,7 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::{Secret, Service};
 use kube::Client;
 use kube::api::Api;
-use vigil_tests::{Sandbox, eventually, require_sandbox};
+use vigil_tests::{FlowRecorder, Sandbox, SlackRecorder, eventually, require_sandbox, wait_for};
 
 use crate::real_support::{REAL, real_placement_yaml, ready_pods};
 use crate::support::{Cleanup, scratch, tenant_name, vigil_env, write_tenant};
@@ -23,6 +23,7 @@ pub const GRAFANA_PLACEHOLDER: &str = "localhost/vigil-sandbox/grafana-unavailab
 pub fn real_tenant_yaml(sb: &Sandbox, name: &str, mode: &str) -> String {
     let host = sb.pod_host_addr;
     let up = sb.icmp_host("up");
+    let down = sb.icmp_host("down");
     format!(
         "apiVersion: vigil.dev/v1alpha1
 kind: Tenant
@@ -36,7 +37,9 @@ spec:
   images: {{collector: {agent}, influxdb: {influx}, grafana: {GRAFANA_PLACEHOLDER}}}
   placement: {placement}
   collector: {{interval: 5s, timeout: 2s}}
-  deviceCidrs: [{host}/32, {up}/32]
+  alerts:
+    slack: {{webhook: {{env: IT_REAL_WEBHOOK}}, channel: '#it-real'}}
+  deviceCidrs: [{host}/32, {up}/32, {down}/32]
   devices:
   - name: snmpd-v3
     address: {host}
@@ -55,6 +58,7 @@ spec:
     address: {host}
     snmp: {{version: v2c, port: {snmpsim_port}, community: {{env: IT_REAL_C3560}}}}
   - {{name: host-up, address: {up}, icmp: true}}
+  - {{name: host-down, address: {down}, icmp: true}}
 ",
         class = crate::support::STORAGE_CLASS,
         agent = sb.images.agent,
@@ -66,9 +70,11 @@ spec:
     )
 }
 
-/// The environment the tenant file's credential references read.
-pub fn real_tenant_env(sb: &Sandbox) -> Vec<(&'static str, String)> {
+/// The environment the tenant file's credential references read; the collector's device
+/// alerts go to `webhook`.
+pub fn real_tenant_env(sb: &Sandbox, webhook: &str) -> Vec<(&'static str, String)> {
     vec![
+        ("IT_REAL_WEBHOOK", webhook.to_owned()),
         ("IT_REAL_AUTH", sb.snmpv3_auth_pass.clone()),
         ("IT_REAL_PRIV", sb.snmpv3_priv_pass.clone()),
         ("IT_REAL_COMMUNITY", sb.snmp_community.clone()),
@@ -93,12 +99,18 @@ pub fn prepare_host_volumes(tenant: &str) {
 
 /// Applies `yaml` as tenant `name` and waits until its collector and InfluxDB run Ready on
 /// real nodes.
-pub async fn apply_real_tenant(sb: &Sandbox, client: &Client, name: &str, yaml: &str) {
+pub async fn apply_real_tenant(
+    sb: &Sandbox,
+    client: &Client,
+    name: &str,
+    yaml: &str,
+    webhook: &str,
+) {
     let dir = scratch(name);
     let file = write_tenant(&dir, "tenant.yaml", yaml);
     prepare_host_volumes(name);
     crate::support::provision_volumes(client, name).await;
-    let env = real_tenant_env(sb);
+    let env = real_tenant_env(sb, webhook);
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     vigil_env(
         Some(sb),
@@ -207,7 +219,16 @@ async fn real_nodes_tenant_collector_polls_from_the_pod_network_into_influxdb() 
     let client = sb.client().await;
     let name = tenant_name("vr-tenant");
     let _cleanup = Cleanup::new(sb).tenant(&name);
-    apply_real_tenant(sb, &client, &name, &real_tenant_yaml(sb, &name, "cilium")).await;
+    let rec = SlackRecorder::start_on(sb.pod_host_addr)
+        .await
+        .expect("recorder on the pods' side of the host");
+    // By name, as a real webhook is: the collector resolves it through the pods' DNS.
+    let webhook = rec
+        .webhook_url("tenant")
+        .replace(&sb.pod_host_addr.to_string(), &sb.pod_host_name);
+    let flows = FlowRecorder::start().await.expect("conntrack");
+    let yaml = real_tenant_yaml(sb, &name, "cilium");
+    apply_real_tenant(sb, &client, &name, &yaml, &webhook).await;
 
     // SNMP v3 (authPriv) and v2c from snmpd, a recording of a real switch from snmpsim.
     points_per_device(
@@ -218,10 +239,16 @@ async fn real_nodes_tenant_collector_polls_from_the_pod_network_into_influxdb() 
         &["snmpd-v3", "snmpd-v2c", "switch-c3560"],
     )
     .await;
-    points_per_device(&client, &name, "interface", "ifOperStatus", &["snmpd-v3", "switch-c3560"]).await;
+    points_per_device(
+        &client,
+        &name,
+        "interface",
+        "ifOperStatus",
+        &["snmpd-v3", "switch-c3560"],
+    )
+    .await;
     // ICMP from the pod: unprivileged echo sockets, as docs/install.md says.
-    let ping = points_per_device(&client, &name, "ping", "percent_packet_loss", &["host-up"]).await;
-    assert!(ping.iter().any(|(d, c)| d == "host-up" && *c > 0));
+    points_per_device(&client, &name, "ping", "percent_packet_loss", &["host-up"]).await;
     let body = tenant_query(
         &client,
         &name,
@@ -234,6 +261,16 @@ async fn real_nodes_tenant_collector_polls_from_the_pod_network_into_influxdb() 
         Some(0.0),
         "the host that answers every echo: {body}"
     );
+    // The collector's own device alerting reaches Slack from the pod.
+    wait_for(&rec, "DeviceDown for host-down from the collector pod", REAL, |reqs| {
+        reqs.iter()
+            .any(|r| r.text().contains("DeviceDown") && r.text().contains("host-down"))
+            .then_some(())
+    })
+    .await;
+
+    let observed = flows.stop().await;
+    crate::real_flows::check_flows(sb, &client, &name, &yaml, &observed).await;
 
     vigil_env(Some(sb), &["tenant", "delete", &name, "--purge", "--yes"], &[])
         .await
