@@ -26,6 +26,9 @@ SANDBOX_NET="198.18.0.0/15"
 GUARD_COMMENT="vigil-sandbox: pod and test-host traffic never leaves this machine"
 NODE_RUN="/run/vigil-sandbox"
 DNS_PORT=53
+# A name the pods' DNS answers for the host's pod side, so tests can give pods URLs by name
+# (e.g. a Slack recorder's webhook) as real webhooks are.
+POD_HOST_NAME="slack.vigil-sandbox.test"
 # sysctls the nodes turn on (the bridge plugin: ip_forward; kube-proxy: route_localnet); `down`
 # puts back the values found before the first `up`.
 NODE_SYSCTLS=(net.ipv4.ip_forward net.ipv4.conf.all.route_localnet)
@@ -71,11 +74,14 @@ nodes_net_down() {
   done
   # kubelet's and kube-proxy's chains, and the jumps into them from the built-in chains.
   local t c
+  local rules
   for t in filter nat mangle; do
-    iptables -t "$t" -S 2>/dev/null | grep -E '^-A (INPUT|OUTPUT|FORWARD|PREROUTING|POSTROUTING) .*KUBE-' |
-      sed 's/^-A/-D/' | while read -r r; do eval iptables -t "$t" "$r" || true; done
-    for c in $(iptables -t "$t" -S 2>/dev/null | awk '/^-N KUBE-/{print $2}'); do iptables -t "$t" -F "$c"; done
-    for c in $(iptables -t "$t" -S 2>/dev/null | awk '/^-N KUBE-/{print $2}'); do iptables -t "$t" -X "$c" || true; done
+    rules="$(iptables -t "$t" -S 2>/dev/null || true)"
+    while read -r r; do
+      [ -n "$r" ] && eval iptables -t "$t" "${r/#-A/-D}" 2>/dev/null || true
+    done < <(grep -E '^-A (INPUT|OUTPUT|FORWARD|PREROUTING|POSTROUTING) .*KUBE-' <<<"$rules" || true)
+    for c in $(awk '/^-N KUBE-/{print $2}' <<<"$rules"); do iptables -t "$t" -F "$c" 2>/dev/null || true; done
+    for c in $(awk '/^-N KUBE-/{print $2}' <<<"$rules"); do iptables -t "$t" -X "$c" 2>/dev/null || true; done
   done
   for l in "$HOST_BRIDGE" vgl-cni1 vgl-cni2; do
     ip link show "$l" >/dev/null 2>&1 && ip link delete "$l"
@@ -376,8 +382,9 @@ apiserver_forward_up() {
 }
 
 pod_dns_up() {
+  printf '%s %s\n' "$POD_HOST_NAME" "$SVC_ADDR" >"$STATE/nodes/pod-hosts"
   start pod-dns /usr/bin/python3 "$SCRIPTS/lib/pod-dns.py" --listen "$SVC_ADDR:$DNS_PORT" \
-    --kubeconfig "$STATE/kubeconfig" --log "$STATE/log/pod-dns-queries.log"
+    --kubeconfig "$STATE/kubeconfig" --hosts "$STATE/nodes/pod-hosts" --log "$STATE/log/pod-dns-queries.log"
   wait_for pod-dns 20 dig +time=1 +tries=1 +short "@$SVC_ADDR" kubernetes.default.svc.cluster.local A
 }
 
@@ -402,10 +409,10 @@ nodes_down() {
   # Let the kubelets stop what runs on them first (CNI DEL, volume unmounts) while they still can.
   for n in $(seq 1 "$NODE_COUNT"); do node_down "$n"; done
   stop kube-proxy
-  [ -x "$(kube_bin_dir)/kube-proxy" ] && "$(kube_bin_dir)/kube-proxy" --cleanup >/dev/null 2>&1
+  if [ -x "$(kube_bin_dir)/kube-proxy" ]; then "$(kube_bin_dir)/kube-proxy" --cleanup >/dev/null 2>&1 || true; fi
   stop pod-dns
   stop apiserver-forward
-  for n in $(ls /var/run/netns 2>/dev/null | grep '^cni-'); do ip netns delete "$n" 2>/dev/null || true; done
+  for n in /var/run/netns/cni-*; do [ -e "$n" ] && ip netns delete "${n##*/}" 2>/dev/null; done
   nodes_net_down
   rm -rf "$NODE_RUN"
   rmdir /var/log/pods /var/log/containers 2>/dev/null || true
