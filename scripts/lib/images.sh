@@ -22,7 +22,7 @@ PAUSE_IMAGE="localhost/vigil-sandbox/pause:3.4.1"
 AGENT_IMAGE="localhost/vigil-agent:sandbox"
 STANDIN_IMAGE="localhost/vigil-sandbox/influxdb-standin:sandbox"
 DEBIAN_IMAGE="localhost/vigil-sandbox/debian:sandbox"
-DEBIAN_PACKAGES="python3-minimal,influxdb,procps"
+DEBIAN_PACKAGES="python3,influxdb,procps"
 RUNTIME_PACKAGES=(libc6 libgcc-s1)
 
 sha_of() { sha256sum "$@" | sha256sum | cut -c1-16; }

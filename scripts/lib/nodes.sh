@@ -55,7 +55,7 @@ nodes_net_up() {
   ip link show "$HOST_BRIDGE" >/dev/null 2>&1 || ip link add "$HOST_BRIDGE" type bridge
   local a have
   for a in "$SVC_ADDR" "$(node_addr 1)" "$(node_addr 2)" "${POD_SNMPSIM_ADDRS[@]}"; do
-    have="$(ip -4 -o addr show dev "$HOST_BRIDGE")"
+    have="$(ip -4 -o addr show dev "$HOST_BRIDGE" 2>/dev/null)"
     [[ "$have" == *"inet $a/"* ]] || ip addr add "$a/32" dev "$HOST_BRIDGE"
   done
   ip link set "$HOST_BRIDGE" up

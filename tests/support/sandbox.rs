@@ -48,6 +48,8 @@ pub struct Sandbox {
     pub pod_host_addr: IpAddr,
     /// A name the pods' DNS server resolves to `pod_host_addr` (for URLs given to pods by name).
     pub pod_host_name: String,
+    /// snmpsim as pods reach it, one address per simulated device.
+    pub pod_snmpsim: Vec<SocketAddr>,
     /// The range of the real nodes' pod addresses.
     pub pod_cidr: String,
     /// Images built by the sandbox and present on every real node.
@@ -215,6 +217,18 @@ impl Sandbox {
             },
             pod_host_name: get("VIGIL_POD_HOST_NAME")?,
             pod_cidr: get("VIGIL_POD_CIDR")?,
+            pod_snmpsim: {
+                let value = get("VIGIL_POD_SNMPSIM")?;
+                value
+                    .split_whitespace()
+                    .map(|a| {
+                        a.parse().map_err(|_| SandboxError::Invalid {
+                            name: "VIGIL_POD_SNMPSIM",
+                            value: value.clone(),
+                        })
+                    })
+                    .collect::<Result<_, _>>()?
+            },
             images: Images {
                 agent: get("VIGIL_IMAGE_AGENT")?,
                 influxdb: get("VIGIL_IMAGE_INFLUXDB")?,

@@ -75,6 +75,21 @@ pub async fn ready_pods(
                     .list(&ListParams::default().labels(selector))
                     .await
                     .map_err(|e| e.to_string())?;
+                let seen: Vec<String> = list
+                    .items
+                    .iter()
+                    .map(|p| {
+                        let st = p.status.as_ref();
+                        format!(
+                            "{} on {:?}: {:?} {}",
+                            p.metadata.name.as_deref().unwrap_or_default(),
+                            node_of(p),
+                            st.and_then(|s| s.phase.clone()),
+                            serde_json::to_string(&st.and_then(|s| s.container_statuses.clone()))
+                                .unwrap_or_default()
+                        )
+                    })
+                    .collect();
                 let ready: Vec<Pod> = list
                     .items
                     .into_iter()
@@ -85,7 +100,7 @@ pub async fn ready_pods(
                 if ready.len() == count {
                     Ok(ready)
                 } else {
-                    Err(format!("{} ready", ready.len()))
+                    Err(format!("{} ready; {seen:?}", ready.len()))
                 }
             }
         },

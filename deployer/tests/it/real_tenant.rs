@@ -36,10 +36,10 @@ spec:
   networkPolicy: {{mode: {mode}}}
   images: {{collector: {agent}, influxdb: {influx}, grafana: {GRAFANA_PLACEHOLDER}}}
   placement: {placement}
-  collector: {{interval: 5s, timeout: 2s}}
+  collector: {{interval: 10s, timeout: 2s}}
   alerts:
     slack: {{webhook: {{env: IT_REAL_WEBHOOK}}, channel: '#it-real'}}
-  deviceCidrs: [{host}/32, {up}/32, {down}/32]
+  deviceCidrs: [{host}/32, {switch}/32, {up}/32, {down}/32]
   devices:
   - name: snmpd-v3
     address: {host}
@@ -50,12 +50,8 @@ spec:
       user: {v3user}
       auth: {{protocol: SHA, password: {{env: IT_REAL_AUTH}}}}
       priv: {{protocol: AES, password: {{env: IT_REAL_PRIV}}}}
-  - name: snmpd-v2c
-    address: {host}
-    profiles: [system]
-    snmp: {{version: v2c, port: {snmpd_port}, community: {{env: IT_REAL_COMMUNITY}}}}
   - name: switch-c3560
-    address: {host}
+    address: {switch}
     snmp: {{version: v2c, port: {snmpsim_port}, community: {{env: IT_REAL_C3560}}}}
   - {{name: host-up, address: {up}, icmp: true}}
   - {{name: host-down, address: {down}, icmp: true}}
@@ -67,6 +63,7 @@ spec:
         snmpd_port = sb.snmpd.port(),
         snmpsim_port = sb.snmpsim.port(),
         v3user = sb.snmpv3_user,
+        switch = sb.pod_snmpsim[0].ip(),
     )
 }
 
@@ -77,7 +74,6 @@ pub fn real_tenant_env(sb: &Sandbox, webhook: &str) -> Vec<(&'static str, String
         ("IT_REAL_WEBHOOK", webhook.to_owned()),
         ("IT_REAL_AUTH", sb.snmpv3_auth_pass.clone()),
         ("IT_REAL_PRIV", sb.snmpv3_priv_pass.clone()),
-        ("IT_REAL_COMMUNITY", sb.snmp_community.clone()),
         ("IT_REAL_C3560", "cisco-c3560".to_owned()),
     ]
 }
@@ -230,13 +226,13 @@ async fn real_nodes_tenant_collector_polls_from_the_pod_network_into_influxdb() 
     let yaml = real_tenant_yaml(sb, &name, "cilium");
     apply_real_tenant(sb, &client, &name, &yaml, &webhook).await;
 
-    // SNMP v3 (authPriv) and v2c from snmpd, a recording of a real switch from snmpsim.
+    // SNMP v3 (authPriv) from snmpd, v2c from a recording of a real switch (snmpsim).
     points_per_device(
         &client,
         &name,
         "snmp",
         "uptime",
-        &["snmpd-v3", "snmpd-v2c", "switch-c3560"],
+        &["snmpd-v3", "switch-c3560"],
     )
     .await;
     points_per_device(

@@ -6,7 +6,8 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
-    ConfigMap, ConfigMapVolumeSource, EmptyDirVolumeSource, SecretVolumeSource, Volume, VolumeMount,
+    ConfigMap, ConfigMapVolumeSource, EmptyDirVolumeSource, SecretVolumeSource, Sysctl, Volume,
+    VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use serde::Serialize;
@@ -407,6 +408,17 @@ fn deployment(t: &Tenant) -> k8s_openapi::api::apps::v1::Deployment {
     container.readiness_probe = Some(pod::http_probe("/readyz", "health", 10, 3));
     container.liveness_probe = Some(pod::http_probe("/healthz", "health", 10, 3));
     let mut spec = pod::spec(t, c, UID, vec![container]);
+    if t.devices.iter().any(|d| d.icmp) {
+        // Unprivileged ICMP echo sockets for the collector's group only: a "safe" sysctl,
+        // namespaced to the pod's network namespace (the kernel's default, "1 0", allows no
+        // group, and the container drops every capability).
+        if let Some(sc) = spec.security_context.as_mut() {
+            sc.sysctls = Some(vec![Sysctl {
+                name: "net.ipv4.ping_group_range".into(),
+                value: format!("{UID} {UID}"),
+            }]);
+        }
+    }
     spec.volumes = Some(vec![
         Volume {
             name: "config".into(),
