@@ -8,6 +8,7 @@ use serde_json::Value;
 use vigil_deployer::tenant::Source;
 use vigil_deployer::tenant::build::{self, Options};
 use vigil_deployer::tenant::spec::NetworkPolicySpec;
+use vigil_deployer::tenant::validate::{Tenant, WebhookEndpoint};
 
 use super::*;
 
@@ -21,6 +22,11 @@ struct Rendered {
 }
 
 fn render(name: &str, mode: &'static str) -> Rendered {
+    render_with(name, mode, |_| {})
+}
+
+/// Renders after `change` (e.g. the webhook endpoints apply would have read).
+fn render_with(name: &str, mode: &'static str, change: impl FnOnce(&mut Tenant)) -> Rendered {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../deployer/tests/golden")
         .join(format!("{name}.tenant.yaml"));
@@ -28,7 +34,8 @@ fn render(name: &str, mode: &'static str) -> Rendered {
     source.file.spec.network_policy = Some(NetworkPolicySpec {
         mode: Some(mode.into()),
     });
-    let tenant = source.validate().expect("golden tenant is valid");
+    let mut tenant = source.validate().expect("golden tenant is valid");
+    change(&mut tenant);
     let objects: Vec<Value> = build::manifests(&tenant, &Options::default())
         .expect("manifests build")
         .iter()
@@ -231,6 +238,14 @@ fn full_tenant_flows_in_both_modes() {
             false,
             &mut verdicts,
         );
+        // Device alerts to Slack: the webhook files are not readable here, so the policies
+        // name Slack's default host on 443.
+        let slack = Endpoint::named("hooks.slack.com", ip("34.226.36.24"));
+        r.check(
+            Flow::tcp(collector.clone(), slack, 443),
+            true,
+            &mut verdicts,
+        );
         // Only Cilium can tell ICMP from other protocols: in Kubernetes mode the device CIDRs
         // are open to every protocol when a device has ICMP polling on (documented).
         r.check(
@@ -274,5 +289,100 @@ fn small_tenant_flows_in_both_modes() {
         );
         let unused = r.set.unused(&verdicts);
         assert!(unused.is_empty(), "{mode}: rules no flow uses: {unused:?}");
+    }
+}
+
+/// The collector of a tenant with Slack alerts whose webhooks were read by apply.
+fn with_webhooks(mode: &'static str, urls: &[&str], egress_cidrs: &[&str]) -> Rendered {
+    render_with("full", mode, |t| {
+        let slack = t.slack.as_mut().expect("the full tenant has Slack alerts");
+        slack.webhook_endpoints = urls
+            .iter()
+            .map(|u| WebhookEndpoint::from_url(u).expect("URL"))
+            .collect();
+        slack.egress_cidrs = egress_cidrs
+            .iter()
+            .map(|c| c.parse().expect("CIDR"))
+            .collect();
+    })
+}
+
+#[test]
+fn the_collector_reaches_exactly_its_webhook_hosts() {
+    let urls = [
+        "https://hooks.slack.com/services/T0/B0/s3cr3t-t0ken",
+        "https://relay.acme.example:8443/slack/s3cr3t-t0ken",
+        "http://198.51.100.20:8080/hook/s3cr3t-t0ken",
+    ];
+    for mode in MODES {
+        let r = with_webhooks(mode, &urls, &[]);
+        let collector = r.pod("collector", "10.244.1.10");
+        let to = |dst: Endpoint, port| r.set.evaluate(&Flow::tcp(collector.clone(), dst, port));
+        let named = |n: &str, a: &str| Endpoint::named(n, ip(a));
+        assert!(
+            to(named("hooks.slack.com", "34.226.36.24"), 443).allowed(),
+            "{mode}"
+        );
+        assert!(
+            to(named("relay.acme.example", "203.0.113.9"), 8443).allowed(),
+            "{mode}"
+        );
+        assert!(
+            to(Endpoint::outside(ip("198.51.100.20")), 8080).allowed(),
+            "{mode}"
+        );
+        // An address literal is exact in both modes.
+        assert!(
+            !to(Endpoint::outside(ip("198.51.100.21")), 8080).allowed(),
+            "{mode}"
+        );
+        assert!(
+            !to(Endpoint::outside(ip("198.51.100.20")), 22).allowed(),
+            "{mode}"
+        );
+        // A name resolving to a private address: Cilium allows what DNS answered; Kubernetes
+        // mode excludes the private ranges, which could be the cluster's.
+        let private = to(named("relay.acme.example", "10.1.2.3"), 8443);
+        assert_eq!(private.allowed(), mode == "cilium", "{mode}: {private}");
+        // Only Cilium tells the named hosts from any other public address on their ports.
+        let v = to(named("example.com", "93.184.215.14"), 443);
+        assert_eq!(v.allowed(), mode == "kubernetes", "{mode}: {v}");
+        // Neither the path nor the token is in any policy.
+        for o in &r.objects {
+            let text = serde_json::to_string(o).expect("JSON");
+            assert!(
+                !text.contains("s3cr3t-t0ken") && !text.contains("/services/"),
+                "{mode}: {text}"
+            );
+        }
+    }
+}
+
+#[test]
+fn egress_cidrs_narrow_the_kubernetes_rule_for_named_hosts() {
+    let r = with_webhooks(
+        "kubernetes",
+        &["https://hooks.slack.com/x"],
+        &["34.224.0.0/12"],
+    );
+    let collector = r.pod("collector", "10.244.1.10");
+    let to = |a: &str| {
+        let dst = Endpoint::named("hooks.slack.com", ip(a));
+        r.set
+            .evaluate(&Flow::tcp(collector.clone(), dst, 443))
+            .allowed()
+    };
+    assert!(to("34.226.36.24"));
+    assert!(!to("93.184.215.14"));
+}
+
+#[test]
+fn without_slack_alerts_the_collector_reaches_no_webhook() {
+    for mode in MODES {
+        let r = render("small", mode);
+        let collector = r.pod("collector", "10.244.1.10");
+        let slack = Endpoint::named("hooks.slack.com", ip("34.226.36.24"));
+        let v = r.set.evaluate(&Flow::tcp(collector, slack, 443));
+        assert!(!v.allowed(), "{mode}: {v}");
     }
 }

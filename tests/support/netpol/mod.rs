@@ -7,6 +7,11 @@
 //! checks). A construct it does not implement is an [`Error::Unsupported`] naming it, never a
 //! guess. Flows are post-DNAT (pod IP and container port, as conntrack records them).
 //!
+//! Endpoints are typed: a pod is matched by selectors (never by `ipBlock`/CIDR rules, which are
+//! for addresses outside the pod network); a node's own address by Kubernetes `ipBlock` and
+//! Cilium's `host`/`remote-node`/`cluster` entities (not by Cilium CIDR rules); an outside
+//! address by `ipBlock`, `toCIDR`/`toCIDRSet`, `world`, and `toFQDNs` when its name is known.
+//!
 //! ```ignore
 //! let set = PolicySet::from_values(rendered.iter())?;          // every rendered object
 //! let v = set.evaluate(&Flow::tcp(collector, influxdb, 8086));
@@ -141,6 +146,46 @@ pub enum Endpoint {
 }
 
 impl Endpoint {
+    /// A pod as the API server lists it, with its namespace: a [`Endpoint::Pod`] (labels,
+    /// namespace labels, `status.podIP`, node, named container ports), or a
+    /// [`Endpoint::Node`] for a host-network pod. `None` until the pod has an IP.
+    pub fn from_kube(
+        pod: &k8s_openapi::api::core::v1::Pod,
+        namespace: &k8s_openapi::api::core::v1::Namespace,
+    ) -> Option<Self> {
+        let ip: IpAddr = pod.status.as_ref()?.pod_ip.as_deref()?.parse().ok()?;
+        let spec = pod.spec.as_ref()?;
+        if spec.host_network == Some(true) {
+            return Some(Self::Node {
+                name: spec.node_name.clone().unwrap_or_default(),
+                ip,
+            });
+        }
+        let ns = pod.metadata.namespace.clone().unwrap_or_default();
+        let mut p = Pod::new(&ns, [], ip);
+        p.labels = pod.metadata.labels.clone().unwrap_or_default();
+        p.namespace_labels
+            .extend(namespace.metadata.labels.clone().unwrap_or_default());
+        p.node = spec.node_name.clone();
+        for c in &spec.containers {
+            for port in c.ports.iter().flatten() {
+                let protocol = match port.protocol.as_deref().unwrap_or("TCP") {
+                    "UDP" => Protocol::Udp,
+                    "SCTP" => Protocol::Sctp,
+                    _ => Protocol::Tcp,
+                };
+                if let (Some(name), Ok(number)) = (&port.name, u16::try_from(port.container_port)) {
+                    p.ports.push(NamedPort {
+                        name: name.clone(),
+                        port: number,
+                        protocol,
+                    });
+                }
+            }
+        }
+        Some(Self::Pod(p))
+    }
+
     pub fn outside(ip: IpAddr) -> Self {
         Self::Outside { ip, fqdn: None }
     }
@@ -477,6 +522,11 @@ impl PolicySet {
             .into_iter()
             .filter(|r| !used.contains(r))
             .collect()
+    }
+
+    /// Judges every flow (e.g. everything conntrack recorded for a tenant's pods).
+    pub fn evaluate_all<'a>(&self, flows: impl IntoIterator<Item = &'a Flow>) -> Vec<FlowVerdict> {
+        flows.into_iter().map(|f| self.evaluate(f)).collect()
     }
 
     /// Judges both sides of a flow.

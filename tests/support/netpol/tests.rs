@@ -1000,3 +1000,68 @@ fn both_sides_must_allow() {
     assert!(!v.allowed());
     assert!(v.to_string().contains("denied"), "{v}");
 }
+
+#[test]
+fn endpoints_from_the_api_servers_pods() {
+    let pod: k8s_openapi::api::core::v1::Pod = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "c", "namespace": "acme", "labels": {"app": "c"}},
+        "spec": {"nodeName": "n1", "containers": [{"name": "c", "ports": [
+            {"name": "health", "containerPort": 9273},
+            {"name": "trap", "containerPort": 162, "protocol": "UDP"},
+            {"containerPort": 80}
+        ]}]},
+        "status": {"podIP": "10.244.1.7"}
+    }))
+    .expect("pod");
+    let ns: k8s_openapi::api::core::v1::Namespace = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "acme", "labels": {"team": "ops"}}
+    }))
+    .expect("namespace");
+    let Some(Endpoint::Pod(p)) = Endpoint::from_kube(&pod, &ns) else {
+        panic!("a pod endpoint");
+    };
+    assert_eq!(p.ip, ip("10.244.1.7"));
+    assert_eq!(p.node.as_deref(), Some("n1"));
+    assert_eq!(p.labels["app"], "c");
+    assert_eq!(p.namespace_labels[NAMESPACE_NAME_LABEL], "acme");
+    assert_eq!(p.namespace_labels["team"], "ops");
+    assert_eq!(p.named_port("trap", Protocol::Udp), Some(162));
+    assert_eq!(p.ports.len(), 2, "unnamed ports cannot be referred to");
+
+    let mut host = pod.clone();
+    host.spec.as_mut().expect("spec").host_network = Some(true);
+    assert_eq!(
+        Endpoint::from_kube(&host, &ns),
+        Some(Endpoint::Node {
+            name: "n1".into(),
+            ip: ip("10.244.1.7")
+        })
+    );
+    let mut pending = pod;
+    pending.status = None;
+    assert_eq!(Endpoint::from_kube(&pending, &ns), None);
+}
+
+#[test]
+fn evaluate_all_judges_each_flow_and_finds_the_unused_rules() {
+    let set = policies(&np(
+        "p",
+        "  podSelector: {}\n  policyTypes: [Egress]\n  egress:\n  - ports: [{port: 53, protocol: UDP}]\n  - ports: [{port: 443}]",
+    ));
+    let a = app("acme", "a", "10.0.0.1");
+    let flows = [
+        Flow::udp(a.clone(), world("10.96.0.10"), 53),
+        Flow::tcp(a, world("8.8.8.8"), 22),
+    ];
+    let verdicts = set.evaluate_all(&flows);
+    let denied: Vec<&Flow> = verdicts
+        .iter()
+        .filter(|v| !v.allowed())
+        .map(|v| &v.flow)
+        .collect();
+    assert_eq!(denied, [&flows[1]]);
+    assert_eq!(
+        set.unused(&verdicts),
+        [rule("p", PolicyKind::NetworkPolicy, Direction::Egress, 1)]
+    );
+}

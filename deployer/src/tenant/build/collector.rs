@@ -167,8 +167,11 @@ pub struct Route {
     pub min_severity: Severity,
 }
 
+/// The credentials Secret's key of the default webhook; route `i`'s is `…-route-{i}`.
+pub const SLACK_WEBHOOK_KEY: &str = "slack-webhook";
+
 fn route_key(i: usize) -> String {
-    format!("slack-webhook-route-{i}")
+    format!("{SLACK_WEBHOOK_KEY}-route-{i}")
 }
 
 #[derive(Debug, Serialize)]
@@ -211,7 +214,7 @@ pub fn credential_refs(t: &Tenant) -> Vec<(String, CredentialRef, String)> {
     }
     if let Some(s) = &t.slack {
         out.push((
-            "slack-webhook".into(),
+            SLACK_WEBHOOK_KEY.into(),
             s.webhook.clone(),
             "spec.alerts.slack.webhook".into(),
         ));
@@ -318,7 +321,7 @@ fn alerts(t: &Tenant) -> Option<AlertsConfig> {
         },
         slack: AlertsSlack {
             default: Destination {
-                webhook: file("slack-webhook"),
+                webhook: file(SLACK_WEBHOOK_KEY),
                 min_severity: s.min_severity,
                 routes: s
                     .routes
