@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 
 use k8s_openapi::api::core::v1::{Namespace, Pod};
+use serde::Deserialize;
 use kube::Client;
 use kube::api::{Api, ListParams};
 use vigil_tests::netpol::{self, Endpoint, PolicySet};
@@ -31,26 +32,24 @@ const NOT_EXERCISED: &[(&str, &str)] = &[
     ),
 ];
 
-/// The tenant's policies as `vigil tenant render` builds them, in `mode`.
-fn rendered_policies(yaml: &str, mode: &str) -> PolicySet {
+/// The tenant's policies as `vigil tenant render` builds them in `mode`, with the credentials
+/// the apply read (the webhooks' hosts decide the collector's Slack egress).
+async fn rendered_policies(sb: &Sandbox, yaml: &str, mode: &str, env: &[(&str, &str)]) -> PolicySet {
     let yaml = yaml.replace("mode: cilium", &format!("mode: {mode}"));
-    let file = vigil_deployer::tenant::spec::parse("tenant", &yaml).expect("valid spec");
-    let tenant = vigil_deployer::tenant::Source {
-        origin: "tenant".into(),
-        file,
-        base: std::env::temp_dir(),
-    }
-    .validate()
-    .expect("valid tenant");
-    let objects: Vec<serde_json::Value> = vigil_deployer::tenant::build::manifests(
-        &tenant,
-        &vigil_deployer::tenant::build::Options::default(),
+    let dir = crate::support::scratch(&format!("flows-{mode}"));
+    let file = crate::support::write_tenant(&dir, "tenant.yaml", &yaml);
+    let run = crate::support::vigil_env(
+        Some(sb),
+        &["tenant", "render", "-f", file.to_str().expect("utf-8")],
+        env,
     )
-    .expect("manifests")
-    .into_iter()
-    .filter(|o| matches!(o.kind(), "NetworkPolicy" | "CiliumNetworkPolicy"))
-    .map(|o| serde_json::to_value(&o.object).expect("serialises"))
-    .collect();
+    .await;
+    run.ok();
+    let _ = std::fs::remove_dir_all(dir);
+    let objects: Vec<serde_json::Value> = serde_yaml::Deserializer::from_str(&run.stdout)
+        .filter_map(|doc| serde_json::Value::deserialize(doc).ok())
+        .filter(|v| matches!(v["kind"].as_str(), Some("NetworkPolicy" | "CiliumNetworkPolicy")))
+        .collect();
     assert!(!objects.is_empty(), "mode {mode} renders policies");
     PolicySet::from_values(objects.iter()).expect("the evaluator understands every rule")
 }
@@ -111,6 +110,7 @@ pub async fn check_flows(
     client: &Client,
     tenant: &str,
     yaml: &str,
+    env: &[(&str, &str)],
     observed: &[ObservedFlow],
 ) {
     let namespaces: Api<Namespace> = Api::all(client.clone());
@@ -179,7 +179,7 @@ pub async fn check_flows(
 
     let mut failures = Vec::new();
     for mode in ["cilium", "kubernetes"] {
-        let set = rendered_policies(yaml, mode);
+        let set = rendered_policies(sb, yaml, mode, env).await;
         let verdicts: Vec<_> = flows.iter().map(|f| set.evaluate(f)).collect();
         for v in &verdicts {
             if !v.allowed() {

@@ -266,7 +266,9 @@ async fn real_nodes_tenant_collector_polls_from_the_pod_network_into_influxdb() 
     .await;
 
     let observed = flows.stop().await;
-    crate::real_flows::check_flows(sb, &client, &name, &yaml, &observed).await;
+    let env = real_tenant_env(sb, &webhook);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    crate::real_flows::check_flows(sb, &client, &name, &yaml, &env, &observed).await;
 
     vigil_env(Some(sb), &["tenant", "delete", &name, "--purge", "--yes"], &[])
         .await
