@@ -1,12 +1,13 @@
 # shellcheck shell=bash
-# Builds kube-apiserver, kube-controller-manager, kube-scheduler and kubectl v1.20.2
-# from Debian bookworm's `kubernetes` source package, once per machine.
+# Builds kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kubelet and
+# kube-proxy v1.20.2 from Debian bookworm's `kubernetes` source package, once per machine
+# (one `make`, so the shared packages and generators are built once).
 #
 # Sourced by scripts/sandbox. Needs: KUBE_CACHE (where binaries are cached, keyed by version).
 
 KUBE_VERSION="1.20.2"
 KUBE_DEB_VERSION="1.20.5+really1.20.2"
-KUBE_COMPONENTS=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
+KUBE_COMPONENTS=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy)
 
 kube_bin_dir() { echo "$KUBE_CACHE/$KUBE_VERSION/bin"; }
 
@@ -52,7 +53,7 @@ kube_build() {
     # A failed first run leaves 0-byte generators behind; start over from a clean _output.
     if [ -d _output ] && find _output -name '*-gen' -size 0 | grep -q .; then rm -rf _output; fi
     mkdir -p "$work/home"
-    local what="cmd/kube-apiserver cmd/kube-controller-manager cmd/kube-scheduler cmd/kubectl"
+    local what="cmd/kube-apiserver cmd/kube-controller-manager cmd/kube-scheduler cmd/kubectl cmd/kubelet cmd/kube-proxy"
     GOPATH="$PWD/.go" CGO_ENABLED=0 HOME="$work/home" \
       make WHAT="$what" >"$work/build.log" 2>&1 || {
       echo "kubernetes build failed; last lines of $work/build.log:" >&2

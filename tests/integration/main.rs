@@ -6,6 +6,7 @@ mod dashboards;
 mod icmp;
 mod influxdb;
 mod kubernetes;
+mod real_kubelet;
 mod snmp;
 mod tenant_alerts;
 

@@ -30,7 +30,8 @@ pub enum Fault {
     /// The container exits with an error and is restarted with back-off; the restart
     /// count rises every [`FakeKubelet::crash_period`].
     CrashLoop,
-    /// The container was killed for exceeding its memory limit and restarted.
+    /// The container is killed for exceeding its memory limit each time it starts: it waits in
+    /// CrashLoopBackOff, its last termination OOMKilled (as a real OOM loop shows).
     OomKilled,
     /// The image cannot be pulled: the pod stays Pending.
     ImagePullBackOff,
@@ -579,6 +580,17 @@ fn pod_ip(pod: &Pod) -> String {
     format!("198.19.{}.{}", (h >> 8) % 256, h % 254 + 1)
 }
 
+/// kubelet's CrashLoopBackOff message.
+fn back_off(pod: &Pod, container: &str) -> String {
+    let m = &pod.metadata;
+    format!(
+        "back-off 10s restarting failed container={container} pod={}_{}({})",
+        m.name.as_deref().unwrap_or_default(),
+        m.namespace.as_deref().unwrap_or_default(),
+        m.uid.as_deref().unwrap_or_default()
+    )
+}
+
 fn pod_status(pod: &Pod, node: &str, fault: Option<&(Fault, u32)>) -> Value {
     let now = Timestamp::now().to_string();
     let started = pod
@@ -605,13 +617,15 @@ fn pod_status(pod: &Pod, node: &str, fault: Option<&(Fault, u32)>) -> Value {
             let image = c.image.clone().unwrap_or_default();
             let (state, last_state) = match fault.map(|f| &f.0) {
                 None | Some(Fault::NotReady) => (json!({"running": {"startedAt": started}}), json!({})),
+                // As kubelet 1.20 writes them (compared with the real kubelet by
+                // tests/integration/real_kubelet.rs): a container that keeps failing waits in
+                // CrashLoopBackOff with its last termination beside it.
                 Some(Fault::CrashLoop) => (
-                    json!({"waiting": {"reason": "CrashLoopBackOff",
-                        "message": format!("back-off restarting failed container {}", c.name)}}),
+                    json!({"waiting": {"reason": "CrashLoopBackOff", "message": back_off(pod, &c.name)}}),
                     json!({"terminated": {"exitCode": 1, "reason": "Error", "startedAt": started, "finishedAt": now}}),
                 ),
                 Some(Fault::OomKilled) => (
-                    json!({"running": {"startedAt": now}}),
+                    json!({"waiting": {"reason": "CrashLoopBackOff", "message": back_off(pod, &c.name)}}),
                     json!({"terminated": {"exitCode": 137, "reason": "OOMKilled", "startedAt": started, "finishedAt": now}}),
                 ),
                 Some(Fault::ImagePullBackOff) => (

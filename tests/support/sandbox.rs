@@ -38,6 +38,35 @@ pub struct Sandbox {
     pub snmpsim_bin: PathBuf,
     /// ICMP test hosts by name: `up`, `slow` (+50 ms), `lossy` (30 %), `down` (never answers).
     pub icmp_hosts: BTreeMap<String, IpAddr>,
+    /// The real kubelet nodes (containerd, CNI bridge), in the sandbox's order.
+    pub nodes: Vec<String>,
+    /// The real nodes' pool: label and `NoSchedule` taint `vigil.dev/pool=<pool>`, as the fake
+    /// kubelet's pools, so only workloads that ask for them land there.
+    pub node_pool: String,
+    /// The host's address as pods see it: the API server forwarder, the pods' DNS server,
+    /// snmpd, snmpsim; tests bind servers pods must reach (Slack recorders) here.
+    pub pod_host_addr: IpAddr,
+    /// A name the pods' DNS server resolves to `pod_host_addr` (for URLs given to pods by name).
+    pub pod_host_name: String,
+    /// snmpsim as pods reach it, one address per simulated device.
+    pub pod_snmpsim: Vec<SocketAddr>,
+    /// The range of the real nodes' pod addresses.
+    pub pod_cidr: String,
+    /// Images built by the sandbox and present on every real node.
+    pub images: Images,
+    /// Every query the pods' DNS server answered: `client name type rcode` lines.
+    pub pod_dns_log: PathBuf,
+}
+
+/// The images the sandbox imports into the real nodes' containerd (no registry is reachable).
+#[derive(Debug, Clone)]
+pub struct Images {
+    /// `vigil-agent`: the Containerfile's stage around the workspace's release binary.
+    pub agent: String,
+    /// The InfluxDB stand-in (Debian's InfluxDB 1.6 behind InfluxDB 2's container contract).
+    pub influxdb: String,
+    /// Debian minbase with python3, for test workloads.
+    pub debian: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -174,6 +203,38 @@ impl Sandbox {
             snmpsim_data: PathBuf::from(get("VIGIL_SNMPSIM_DATA")?),
             snmpsim_bin: PathBuf::from(get("VIGIL_SNMPSIM_BIN")?),
             icmp_hosts,
+            nodes: get("VIGIL_NODES")?
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect(),
+            node_pool: get("VIGIL_NODE_POOL")?,
+            pod_host_addr: {
+                let value = get("VIGIL_POD_HOST_ADDR")?;
+                value.parse().map_err(|_| SandboxError::Invalid {
+                    name: "VIGIL_POD_HOST_ADDR",
+                    value,
+                })?
+            },
+            pod_host_name: get("VIGIL_POD_HOST_NAME")?,
+            pod_cidr: get("VIGIL_POD_CIDR")?,
+            pod_snmpsim: {
+                let value = get("VIGIL_POD_SNMPSIM")?;
+                value
+                    .split_whitespace()
+                    .map(|a| {
+                        a.parse().map_err(|_| SandboxError::Invalid {
+                            name: "VIGIL_POD_SNMPSIM",
+                            value: value.clone(),
+                        })
+                    })
+                    .collect::<Result<_, _>>()?
+            },
+            images: Images {
+                agent: get("VIGIL_IMAGE_AGENT")?,
+                influxdb: get("VIGIL_IMAGE_INFLUXDB")?,
+                debian: get("VIGIL_IMAGE_DEBIAN")?,
+            },
+            pod_dns_log: PathBuf::from(get("VIGIL_POD_DNS_LOG")?),
             dir,
         })
     }
@@ -188,6 +249,31 @@ impl Sandbox {
         let mut cmd = std::process::Command::new(self.kube_bin.join("kubectl"));
         cmd.arg("--kubeconfig").arg(&self.kubeconfig);
         cmd
+    }
+
+    /// Node selector and toleration that place a workload on the real nodes.
+    pub fn real_placement(
+        &self,
+    ) -> (
+        BTreeMap<String, String>,
+        k8s_openapi::api::core::v1::Toleration,
+    ) {
+        crate::pool_placement(&self.node_pool)
+    }
+
+    /// Runs `scripts/sandbox ARGS` (e.g. `kill-node 2`, `restart-node 2`) and checks it succeeded.
+    pub fn script(&self, args: &[&str]) {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/sandbox");
+        let out = std::process::Command::new(&script)
+            .args(args)
+            .env("VIGIL_SANDBOX_DIR", &self.dir)
+            .output()
+            .unwrap_or_else(|e| panic!("running {}: {e}", script.display()));
+        assert!(
+            out.status.success(),
+            "scripts/sandbox {args:?} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// The address of an ICMP test host (`up`, `slow`, `lossy`, `down`).

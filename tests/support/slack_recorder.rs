@@ -85,7 +85,12 @@ fn lock(s: &Mutex<State>) -> MutexGuard<'_, State> {
 
 impl SlackRecorder {
     pub async fn start() -> anyhow::Result<SlackRecorder> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        Self::start_on(std::net::Ipv4Addr::LOCALHOST.into()).await
+    }
+
+    /// A recorder listening on `ip` (e.g. the sandbox's `pod_host_addr`, for senders in pods).
+    pub async fn start_on(ip: std::net::IpAddr) -> anyhow::Result<SlackRecorder> {
+        let listener = TcpListener::bind((ip, 0)).await?;
         let addr = listener.local_addr()?;
         let state = Arc::new(Mutex::new(State {
             next_ts: 1_700_000_000,
@@ -272,4 +277,43 @@ pub async fn wait_for<T>(
         async move { r }
     })
     .await
+}
+
+/// Incident messages (thread parents, posted with a bot token) whose text contains `needle`.
+pub fn parents<'a>(reqs: &'a [Recorded], needle: &str) -> Vec<&'a Recorded> {
+    reqs.iter()
+        .filter(|r| {
+            r.method == "chat.postMessage" && r.thread_ts().is_none() && r.text().contains(needle)
+        })
+        .collect()
+}
+
+/// Thread replies under `ts`.
+pub fn replies<'a>(reqs: &'a [Recorded], ts: &str) -> Vec<&'a Recorded> {
+    reqs.iter()
+        .filter(|r| r.method == "chat.postMessage" && r.thread_ts() == Some(ts))
+        .collect()
+}
+
+/// `chat.update` calls on `ts`.
+pub fn updates<'a>(reqs: &'a [Recorded], ts: &str) -> Vec<&'a Recorded> {
+    reqs.iter()
+        .filter(|r| r.method == "chat.update" && r.body["ts"].as_str() == Some(ts))
+        .collect()
+}
+
+/// How many "resolved after" replies the thread `ts` has.
+pub fn resolved_replies(reqs: &[Recorded], ts: &str) -> usize {
+    replies(reqs, ts)
+        .iter()
+        .filter(|r| r.text().contains("resolved after"))
+        .count()
+}
+
+/// The thread `ts` has its resolved reply and its parent was turned RESOLVED.
+pub fn thread_resolved(reqs: &[Recorded], ts: &str) -> bool {
+    resolved_replies(reqs, ts) > 0
+        && updates(reqs, ts)
+            .iter()
+            .any(|r| r.text().contains("RESOLVED"))
 }

@@ -62,7 +62,8 @@ fn render(out: &mut impl Write, a: RenderArgs) -> Result<(), Error> {
         (None, None) => return Err(Error::Usage("give a tenant NAME or -f FILE".into())),
     };
     flags::override_policy(&mut source.file, a.policy.network_policy);
-    let tenant = source.validate()?;
+    // Only the webhooks' hosts are taken from the credentials, when readable here.
+    let tenant = apply::with_readable_webhook_endpoints(&source.validate()?);
     let minor = flags::kube_minor(&a.kube_version)?;
     let opts = build::Options {
         pdb_api_version: if minor >= 21 {
@@ -81,6 +82,19 @@ fn render(out: &mut impl Write, a: RenderArgs) -> Result<(), Error> {
         objects.len(),
         build::secret_names(&tenant).join(", ")
     )?;
+    if let Some(s) = &tenant.slack {
+        let hosts: Vec<String> = s.egress().iter().map(ToString::to_string).collect();
+        writeln!(
+            out,
+            "# The collector's policies allow its Slack webhooks at {}{}.",
+            hosts.join(", "),
+            if s.webhook_endpoints.is_empty() {
+                " (Slack's default: the webhook URLs cannot be read here)"
+            } else {
+                ""
+            }
+        )?;
+    }
     let yaml = build::to_yaml(&objects).map_err(|e| Error::Encode(e.to_string()))?;
     write!(out, "{yaml}")?;
     Ok(())

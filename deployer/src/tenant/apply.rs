@@ -11,7 +11,7 @@ use super::build::{
     self, MANAGED_BY_LABEL, MANAGER, Object, SecretKey, SecretValues, TENANT_LABEL,
 };
 use super::inventory::{self, Keep};
-use super::validate::{self, PolicyMode, Problem, Redacted, Tenant};
+use super::validate::{self, PolicyMode, Problem, Redacted, Tenant, WebhookEndpoint};
 use crate::cluster::{self, Capabilities};
 pub use crate::kube::{Change, Outcome, apply_dry_run, apply_one};
 
@@ -80,6 +80,64 @@ pub fn read_credentials(
     }
 }
 
+/// The Slack webhooks' credential keys and spec paths (the default destination and routes).
+fn webhook_refs(t: &Tenant) -> impl Iterator<Item = (String, validate::CredentialRef, String)> {
+    build::collector_credentials(t)
+        .into_iter()
+        .filter(|(_, _, path)| path.starts_with("spec.alerts.slack."))
+}
+
+/// The tenant with where its Slack webhooks post (host and port of each URL, read from the
+/// credentials), which the collector's network policies allow. A value that is not an http(s)
+/// URL is the operator's input error; the value itself is never shown.
+pub fn with_webhook_endpoints(
+    t: &Tenant,
+    credentials: &BTreeMap<String, Redacted>,
+    origin: &str,
+) -> Result<Tenant, validate::Error> {
+    let mut out = t.clone();
+    let Some(slack) = out.slack.as_mut() else {
+        return Ok(out);
+    };
+    let mut problems = Vec::new();
+    for (key, reference, path) in webhook_refs(t) {
+        let Some(value) = credentials.get(&key) else {
+            continue;
+        };
+        match WebhookEndpoint::from_url(value.expose()) {
+            Ok(e) => slack.webhook_endpoints.push(e),
+            Err(why) => problems.push(Problem::new(
+                &path,
+                format!("the webhook in {reference} {why}"),
+                "put the channel's incoming webhook URL in it, e.g. https://hooks.slack.com/services/…",
+            )),
+        }
+    }
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(validate::Error {
+            origin: origin.to_owned(),
+            problems,
+        })
+    }
+}
+
+/// For `vigil tenant render`: the tenant with its webhook endpoints when every webhook is
+/// readable here and a URL; otherwise unchanged, and the policies allow Slack's default host.
+pub fn with_readable_webhook_endpoints(t: &Tenant) -> Tenant {
+    let mut credentials = BTreeMap::new();
+    for (key, reference, path) in webhook_refs(t) {
+        match reference.read(&path) {
+            Ok(v) => {
+                credentials.insert(key, v);
+            }
+            Err(_) => return t.clone(),
+        }
+    }
+    with_webhook_endpoints(t, &credentials, "").unwrap_or_else(|_| t.clone())
+}
+
 fn managed(ns: &Namespace, tenant: &str) -> bool {
     let labels = ns.metadata.labels.as_ref();
     let get = |k: &str| labels.and_then(|l| l.get(k)).map(String::as_str);
@@ -131,6 +189,7 @@ async fn existing_secrets(
 /// Applies the tenant: namespace first, then config and storage, then workloads; then prunes.
 pub async fn apply(client: &Client, t: &Tenant, opts: &Options) -> Result<Report, Error> {
     let credentials = read_credentials(t, &opts.origin).map_err(Error::Credentials)?;
+    let t = &with_webhook_endpoints(t, &credentials, &opts.origin).map_err(Error::Credentials)?;
     let tenant = t.name.as_str();
     let (caps, ns) = futures::try_join!(
         async {

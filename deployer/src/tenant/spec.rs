@@ -183,6 +183,10 @@ pub struct SlackSpec {
     /// Cron schedule (5 fields, UTC) of the daily/weekly digest of open alerts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest_schedule: Option<String>,
+    /// Kubernetes policy mode: the CIDRs the webhook hosts given by name may be reached in
+    /// (standard NetworkPolicies cannot name a host; the default is every public address).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub egress_cidrs: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]

@@ -11,7 +11,8 @@ use serde::Serialize;
 
 use super::apply::{self, Error};
 use super::build::{
-    self, COMPONENT_LABEL, Component, DISPLAY_NAME_ANNOTATION, SPEC_ANNOTATION, TENANT_LABEL,
+    self, COMPONENT_LABEL, Component, DISPLAY_NAME_ANNOTATION, SLACK_EGRESS_ANNOTATION,
+    SPEC_ANNOTATION, TENANT_LABEL,
 };
 use super::spec::{self, TenantFile, TenantSpec};
 use super::validate::{self, Tenant};
@@ -70,7 +71,21 @@ pub fn stored_tenant(ns: &Namespace, name: &str) -> Option<Tenant> {
         metadata: spec::Metadata { name: name.into() },
         spec,
     };
-    validate::validate("stored spec", &file, std::path::Path::new("/")).ok()
+    let mut t = validate::validate("stored spec", &file, std::path::Path::new("/")).ok()?;
+    // Where the webhooks posted at the last apply (their values are not read here).
+    if let (Some(slack), Some(egress)) = (
+        t.slack.as_mut(),
+        ns.metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(SLACK_EGRESS_ANNOTATION)),
+    ) {
+        slack.webhook_endpoints = egress
+            .split_whitespace()
+            .filter_map(|e| e.parse().ok())
+            .collect();
+    }
+    Some(t)
 }
 
 pub async fn status(

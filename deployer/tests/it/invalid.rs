@@ -176,6 +176,24 @@ fn cases() -> Vec<Case> {
             ],
         ),
         case(
+            "Slack egress CIDR with host bits",
+            "  alerts:\n    slack: {webhook: {env: HOME}, channel: '#noc', egressCidrs: [34.224.0.1/12]}\n",
+            &[
+                "spec.alerts.slack.egressCidrs[0]",
+                "host bits",
+                "34.224.0.0/12",
+            ],
+        ),
+        case(
+            "Slack webhook that is not a URL",
+            "  alerts:\n    slack: {webhook: {env: HOME}, channel: '#noc'}\n  devices:\n  - {name: r1, address: 10.0.0.1}\n",
+            &[
+                "spec.alerts.slack.webhook",
+                "environment variable HOME is not an http:// or https:// URL",
+                "incoming webhook URL",
+            ],
+        ),
+        case(
             "Slack channel without #",
             "  alerts:\n    slack: {webhook: {env: HOME}, channel: noc}\n",
             &["spec.alerts.slack.channel", "#name"],

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use crate::support::{golden_dir, vigil};
+use crate::support::{golden_dir, scratch, vigil, vigil_env, write_tenant};
 
 /// The dashboards ConfigMap carries whatever `dashboards/` holds; golden files must not change
 /// whenever a dashboard is added, so its data is checked against the directory and then elided.
@@ -124,9 +124,9 @@ async fn kubernetes_policies_and_old_clusters_match_golden() {
 
 #[tokio::test]
 async fn render_never_prints_secret_values() {
-    // Credentials are referenced, never read, by render: a set variable must not leak.
+    // Credentials are referenced, not copied, by render: a set variable must not leak.
     let spec = golden_dir().join("small.tenant.yaml");
-    let run = crate::support::vigil_env(
+    let run = vigil_env(
         None,
         &["tenant", "render", "-f", spec.to_str().expect("utf-8")],
         &[("SMALLCO_SNMP_COMMUNITY", "s3cret-community-value")],
@@ -139,4 +139,72 @@ async fn render_never_prints_secret_values() {
         "render prints no Secret"
     );
     assert!(run.stdout.contains("acme") || run.stdout.contains("smallco"));
+}
+
+#[tokio::test]
+async fn render_allows_the_readable_webhooks_hosts_never_their_paths() {
+    // The collector posts device alerts to its Slack webhooks: its policies allow their hosts
+    // and ports, read from the webhooks when render can, Slack's default host otherwise. The
+    // path carries the token and appears nowhere.
+    let dir = scratch("render-webhooks");
+    let file = write_tenant(
+        &dir,
+        "hooks.yaml",
+        "apiVersion: vigil.dev/v1alpha1\nkind: Tenant\nmetadata: {name: hooksco}\nspec:\n  alerts:\n    slack:\n      webhook: {env: VIGIL_IT_HOOK}\n      channel: '#noc'\n      routes: [{tags: {role: core}, channel: '#core', webhook: {env: VIGIL_IT_CORE_HOOK}}]\n  devices:\n  - {name: r1, address: 10.20.0.1}\n",
+    );
+    let file = file.to_str().expect("utf-8");
+    let env = [
+        (
+            "VIGIL_IT_HOOK",
+            "https://relay.acme.example:8443/services/T0/B0/s3cr3t-t0ken",
+        ),
+        (
+            "VIGIL_IT_CORE_HOOK",
+            "http://198.51.100.20:8080/hook/s3cr3t-t0ken",
+        ),
+    ];
+    for (mode, wants) in [
+        (
+            "cilium",
+            &[
+                "matchName: relay.acme.example",
+                "port: '8443'",
+                "- 198.51.100.20/32",
+                "port: '8080'",
+            ],
+        ),
+        (
+            "kubernetes",
+            &[
+                "port: 8443",
+                "cidr: 198.51.100.20/32",
+                "port: 8080",
+                "cidr: 0.0.0.0/0",
+            ],
+        ),
+    ] {
+        let policy = format!("--network-policy={mode}");
+        let run = vigil_env(None, &["tenant", "render", "-f", file, &policy], &env).await;
+        run.ok();
+        for want in wants {
+            assert!(run.stdout.contains(want), "{mode}: no {want:?}");
+        }
+        assert!(!run.stdout.contains("hooks.slack.com"), "{mode}");
+        assert!(!run.stdout.contains("s3cr3t") && !run.stdout.contains("/services/"));
+        assert!(
+            run.stdout
+                .contains("vigil.dev/slack-egress: relay.acme.example:8443 198.51.100.20:8080")
+        );
+
+        let run = vigil_env(None, &["tenant", "render", "-f", file, &policy], &[]).await;
+        run.ok();
+        assert!(
+            run.stdout.contains("hooks.slack.com:443 (Slack's default"),
+            "{mode}"
+        );
+        assert!(
+            !run.stdout.contains("slack-egress"),
+            "{mode}: unknown hosts are not recorded"
+        );
+    }
 }

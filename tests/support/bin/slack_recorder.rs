@@ -16,22 +16,30 @@ use vigil_tests::SlackRecorder;
 async fn main() -> ExitCode {
     let mut out = None;
     let mut url_file = None;
+    let mut listen: std::net::IpAddr = std::net::Ipv4Addr::LOCALHOST.into();
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         match (flag.as_str(), args.next()) {
             ("--out", Some(v)) => out = Some(PathBuf::from(v)),
             ("--url-file", Some(v)) => url_file = Some(PathBuf::from(v)),
+            ("--listen", Some(v)) => match v.parse() {
+                Ok(ip) => listen = ip,
+                Err(_) => {
+                    eprintln!("slack-recorder: --listen takes an IP address, not {v:?}");
+                    return ExitCode::from(2);
+                }
+            },
             _ => {
-                eprintln!("usage: slack-recorder --out FILE [--url-file FILE]");
+                eprintln!("usage: slack-recorder --out FILE [--url-file FILE] [--listen IP]");
                 return ExitCode::from(2);
             }
         }
     }
     let Some(out) = out else {
-        eprintln!("usage: slack-recorder --out FILE [--url-file FILE]");
+        eprintln!("usage: slack-recorder --out FILE [--url-file FILE] [--listen IP]");
         return ExitCode::from(2);
     };
-    let recorder = match SlackRecorder::start().await {
+    let recorder = match SlackRecorder::start_on(listen).await {
         Ok(r) => r,
         Err(e) => {
             eprintln!("slack-recorder: {e:#}");

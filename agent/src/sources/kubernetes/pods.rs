@@ -178,12 +178,27 @@ impl PodRules {
                 .and_then(|t| t.message.as_deref())
                 .filter(|m| !m.is_empty())
                 .map(|m| m.chars().take(MESSAGE_KEEP).collect::<String>());
+            let oom_rule = rules
+                .get(rules::POD_OOM_KILLED)
+                .filter(|r| r.applies_to(&ns));
+            let oom_last = last.filter(|t| t.reason.as_deref() == Some("OOMKilled"));
             if let Some(r) = rules
                 .get(rules::POD_CRASH_LOOPING)
                 .filter(|r| r.applies_to(&ns))
             {
                 let recent = self.restarts_in(&key, c.restart_count, r.window, now);
-                if wreason == "CrashLoopBackOff" || f64::from(recent) >= r.threshold.max(1.0) {
+                // Between back-offs the real kubelet shows the container terminated, or
+                // running for a moment, instead of CrashLoopBackOff: the loop goes on while a
+                // restarted container that last failed is not ready.
+                let still_failing =
+                    c.restart_count > 0 && !c.ready && last.is_some_and(|t| t.exit_code != 0);
+                // An OOM kill explains the restarts: that incident says it better.
+                let explained_by_oom = oom_rule.is_some() && oom_last.is_some();
+                if !explained_by_oom
+                    && (wreason == "CrashLoopBackOff"
+                        || still_failing
+                        || f64::from(recent) >= r.threshold.max(1.0))
+                {
                     let exit = last.map(|t| t.exit_code.to_string()).unwrap_or_default();
                     let mut s = mk(rules::POD_CRASH_LOOPING, r, key.clone())
                         .summary(format!(
@@ -198,26 +213,23 @@ impl PodRules {
                     out.push(s);
                 }
             }
-            if let Some(r) = rules
-                .get(rules::POD_OOM_KILLED)
-                .filter(|r| r.applies_to(&ns))
-                && let Some(t) = last.filter(|t| t.reason.as_deref() == Some("OOMKilled"))
+            if let Some(r) = oom_rule
+                && let Some(t) = oom_last
             {
                 let recent = t
                     .finished_at
                     .as_ref()
                     .is_none_or(|f| ms_ago(f) < r.window.as_millis() as u64);
                 if recent || !c.ready {
-                    let mut s = mk(
-                        rules::POD_OOM_KILLED,
-                        r,
-                        format!("{key}/{}", c.restart_count),
-                    )
-                    .summary(format!(
-                        "container {} was killed for exceeding its memory limit",
-                        c.name
-                    ))
-                    .fact("Restarts", c.restart_count.to_string());
+                    // One incident per container: a container killed again and again (the
+                    // real kubelet restarts it with back-off) is one OOM loop, not one
+                    // message per kill.
+                    let mut s = mk(rules::POD_OOM_KILLED, r, format!("{key}/oom"))
+                        .summary(format!(
+                            "container {} was killed for exceeding its memory limit",
+                            c.name
+                        ))
+                        .fact("Restarts", c.restart_count.to_string());
                     s.message = term_msg.clone();
                     out.push(s);
                 }

@@ -36,8 +36,12 @@ pub fn config(s: &Settings) -> Value {
     if !default.is_null() {
         doc["slack"]["default"] = default;
     }
+    // `pointer_mut`, not `doc["slack"]["tenants"]`: indexing would insert `tenants: null`,
+    // which vigil-agent refuses.
     if s.slack.token
-        && let Some(tenants) = doc["slack"]["tenants"].as_object_mut()
+        && let Some(tenants) = doc
+            .pointer_mut("/slack/tenants")
+            .and_then(Value::as_object_mut)
     {
         for route in tenants.values_mut() {
             route["bot_token"] = file("token");

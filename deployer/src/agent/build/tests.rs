@@ -114,3 +114,23 @@ fn the_state_selector_matches_the_labels_the_agent_sets() {
         )
     );
 }
+
+#[test]
+fn bot_token_without_tenant_routes_writes_no_tenants_key() {
+    // vigil-agent refuses `slack.tenants: null` ("expected a map"): every pod of the
+    // DaemonSet crash-looped when the alerting file had a `slack:` section but no routes.
+    let (mut s, _) = validate(&crate::agent::spec::Request {
+        namespace: "vigil-system".into(),
+        slack_token_env: Some("SLACK_TOKEN".into()),
+        slack_channel: Some("C-OPS".into()),
+        ..Default::default()
+    })
+    .expect("valid");
+    s.alerting.slack = Some(crate::agent::spec::AlertingSlack {
+        api_url: Some("http://slack.example/api".into()),
+        ..Default::default()
+    });
+    let doc = config(&s);
+    assert!(doc["slack"].get("tenants").is_none(), "{doc}");
+    assert!(!config_yaml(&s).contains("tenants"), "{}", config_yaml(&s));
+}

@@ -10,7 +10,8 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::{
-    Component, DISPLAY_NAME_ANNOTATION, Error, Object, SPEC_ANNOTATION, labels, meta, name,
+    Component, DISPLAY_NAME_ANNOTATION, Error, Object, SLACK_EGRESS_ANNOTATION, SPEC_ANNOTATION,
+    labels, meta, name,
 };
 use crate::tenant::validate::{ComponentResources, Tenant};
 
@@ -26,14 +27,19 @@ pub(super) fn objects(t: &Tenant) -> Result<Vec<Object>, Error> {
 
 pub fn namespace(t: &Tenant) -> Namespace {
     let spec = serde_json::to_string(&t.source).unwrap_or_default();
+    let mut annotations = BTreeMap::from([
+        (DISPLAY_NAME_ANNOTATION.to_owned(), t.display_name.clone()),
+        (SPEC_ANNOTATION.to_owned(), spec),
+    ]);
+    if let Some(s) = t.slack.as_ref().filter(|s| !s.webhook_endpoints.is_empty()) {
+        let egress: Vec<String> = s.egress().iter().map(ToString::to_string).collect();
+        annotations.insert(SLACK_EGRESS_ANNOTATION.to_owned(), egress.join(" "));
+    }
     Namespace {
         metadata: ObjectMeta {
             name: Some(t.name.to_string()),
             labels: Some(labels(t, Component::Tenant)),
-            annotations: Some(BTreeMap::from([
-                (DISPLAY_NAME_ANNOTATION.to_owned(), t.display_name.clone()),
-                (SPEC_ANNOTATION.to_owned(), spec),
-            ])),
+            annotations: Some(annotations),
             ..Default::default()
         },
         ..Default::default()

@@ -6,7 +6,8 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
-    ConfigMap, ConfigMapVolumeSource, EmptyDirVolumeSource, SecretVolumeSource, Volume, VolumeMount,
+    ConfigMap, ConfigMapVolumeSource, EmptyDirVolumeSource, SecretVolumeSource, Sysctl, Volume,
+    VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
@@ -31,8 +32,11 @@ const SPOOL_DIR: &str = "/var/lib/vigil-agent/spool";
 const SPOOL_SIZE: Bytes = Bytes(256 << 20);
 const PASSWORD_ENV: &str = "VIGIL_INFLUXDB_PASSWORD";
 
+/// The credentials Secret's key of the default webhook; route `i`'s is `…-route-{i}`.
+pub const SLACK_WEBHOOK_KEY: &str = "slack-webhook";
+
 fn route_key(i: usize) -> String {
-    format!("slack-webhook-route-{i}")
+    format!("{SLACK_WEBHOOK_KEY}-route-{i}")
 }
 
 /// Each credential vigil copies into `NAME-collector-credentials`: (key, reference, spec path).
@@ -69,7 +73,7 @@ pub fn credential_refs(t: &Tenant) -> Vec<(String, CredentialRef, String)> {
     }
     if let Some(s) = &t.slack {
         out.push((
-            "slack-webhook".into(),
+            SLACK_WEBHOOK_KEY.into(),
             s.webhook.clone(),
             "spec.alerts.slack.webhook".into(),
         ));
@@ -199,7 +203,7 @@ fn alerts(t: &Tenant) -> Option<alerts::Config> {
         maintenance: Vec::new(),
         slack: alerts::Slack {
             default: alerts::Destination {
-                webhook: Some(file("slack-webhook")),
+                webhook: Some(file(SLACK_WEBHOOK_KEY)),
                 min_severity: Some(severity(s.min_severity)),
                 routes: s
                     .routes
@@ -291,6 +295,17 @@ fn deployment(t: &Tenant) -> k8s_openapi::api::apps::v1::Deployment {
     container.readiness_probe = Some(http_probe("/readyz", "health", 10, 3));
     container.liveness_probe = Some(http_probe("/healthz", "health", 10, 3));
     let mut spec = pod::spec(t, c, UID, vec![container]);
+    if t.devices.iter().any(|d| d.icmp) {
+        // Unprivileged ICMP echo sockets for the collector's group only: a "safe" sysctl,
+        // namespaced to the pod's network namespace (the kernel's default, "1 0", allows no
+        // group, and the container drops every capability).
+        if let Some(sc) = spec.security_context.as_mut() {
+            sc.sysctls = Some(vec![Sysctl {
+                name: "net.ipv4.ping_group_range".into(),
+                value: format!("{UID} {UID}"),
+            }]);
+        }
+    }
     spec.volumes = Some(vec![
         Volume {
             name: "config".into(),

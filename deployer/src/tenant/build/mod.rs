@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-pub use collector::credential_refs as collector_credentials;
+pub use collector::{SLACK_WEBHOOK_KEY, credential_refs as collector_credentials};
 pub use grafana::url as grafana_url;
 pub use secrets::{SecretKey, SecretValues, secret_names, secrets};
 
@@ -31,6 +31,9 @@ pub use crate::kube::{
 /// Annotation on the namespace holding the spec of the last apply (no secrets in it).
 pub const SPEC_ANNOTATION: &str = "vigil.dev/spec";
 pub const DISPLAY_NAME_ANNOTATION: &str = "vigil.dev/display-name";
+/// Annotation on the namespace: where the Slack webhooks post (`host:port`, space separated),
+/// as last applied; hosts only, never a webhook's path. Drift checks read it back.
+pub const SLACK_EGRESS_ANNOTATION: &str = "vigil.dev/slack-egress";
 
 /// Errors building manifests (templates that do not render into valid objects).
 #[derive(Debug, thiserror::Error)]

@@ -3,13 +3,14 @@
 use std::collections::BTreeSet;
 
 use handlebars::Handlebars;
+use ipnet::IpNet;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::api::DynamicObject;
 use serde_json::json;
 
 use super::embedded::{CILIUM_POLICIES, KUBERNETES_POLICIES};
 use super::{Component, Error, Object, labels, resource};
-use crate::tenant::validate::{Snmp, Tenant};
+use crate::tenant::validate::{Slack, Snmp, Tenant, WebhookHost};
 
 /// The variables templates see (documented in policies/README.md).
 fn context(t: &Tenant) -> serde_json::Value {
@@ -35,7 +36,38 @@ fn context(t: &Tenant) -> serde_json::Value {
     if let Some(i) = &t.ingress {
         ctx["ingress"] = json!({ "controllerNamespace": i.controller_namespace });
     }
+    if let Some(s) = &t.slack {
+        ctx["slack"] = slack(s);
+    }
     ctx
+}
+
+/// Where the collector posts alerts: webhook hosts by name (`names`, their distinct ports in
+/// `namePorts`) and by address (`addresses`, one /32 or /128 each), plus `egressCidrs`. Hosts
+/// and ports only: a webhook's path is its secret.
+fn slack(s: &Slack) -> serde_json::Value {
+    let egress = s.egress();
+    let mut names = Vec::new();
+    let mut name_ports = BTreeSet::new();
+    let mut addresses = Vec::new();
+    for e in &egress {
+        match &e.host {
+            WebhookHost::Name(host) => {
+                names.push(json!({ "host": host, "port": e.port }));
+                name_ports.insert(e.port);
+            }
+            WebhookHost::Ip(ip) => {
+                addresses.push(json!({ "cidr": IpNet::from(*ip).to_string(), "port": e.port }));
+            }
+        }
+    }
+    let cidrs: Vec<String> = s.egress_cidrs.iter().map(ToString::to_string).collect();
+    json!({
+        "names": names,
+        "namePorts": name_ports,
+        "addresses": addresses,
+        "egressCidrs": cidrs,
+    })
 }
 
 /// Renders each template; yields (template name, YAML) for those that render to something.

@@ -156,3 +156,108 @@ fn collector_config_holds_paths_not_secrets() {
     assert_eq!(v["devices"][0]["address"], "10.0.0.1");
     assert_eq!(v["defaults"]["tags"]["tenant"], "acme");
 }
+
+const SLACK: &str = "  alerts:\n    slack:\n      webhook: {env: VIGIL_UNIT_HOOK}\n      channel: '#noc'\n      routes: [{tags: {role: core}, channel: '#core', webhook: {env: VIGIL_UNIT_CORE_HOOK}}]\n";
+
+fn with_hooks(t: &Tenant, default: &str, route: &str) -> Result<Tenant, validate::Error> {
+    let credentials = std::collections::BTreeMap::from([
+        (
+            SLACK_WEBHOOK_KEY.to_owned(),
+            validate::Redacted::new(default.into()),
+        ),
+        (
+            format!("{SLACK_WEBHOOK_KEY}-route-0"),
+            validate::Redacted::new(route.into()),
+        ),
+    ]);
+    crate::tenant::apply::with_webhook_endpoints(t, &credentials, "t.yaml")
+}
+
+#[test]
+fn slack_egress_follows_the_webhook_hosts_and_never_their_paths() {
+    let t = with_hooks(
+        &tenant(SLACK),
+        "https://hooks.slack.com/services/T0/B0/s3cr3t",
+        "https://[2001:db8::7]:8443/hook/s3cr3t",
+    )
+    .expect("URLs");
+    let egress: Vec<String> = t
+        .slack
+        .as_ref()
+        .expect("slack")
+        .egress()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(egress, ["hooks.slack.com:443", "[2001:db8::7]:8443"]);
+    let yaml = to_yaml(&objects(&t)).expect("YAML");
+    assert!(yaml.contains("matchName: hooks.slack.com"), "{yaml}");
+    assert!(yaml.contains("- 2001:db8::7/128"), "{yaml}");
+    assert!(!yaml.contains("s3cr3t") && !yaml.contains("/services/"));
+}
+
+#[test]
+fn a_webhook_that_is_not_a_url_is_refused_without_showing_it() {
+    let err =
+        with_hooks(&tenant(SLACK), "s3cr3t-not-a-url", "ftp://x/s3cr3t").expect_err("not URLs");
+    let text = err.to_string();
+    assert_eq!(err.problems.len(), 2, "{text}");
+    assert!(text.contains("spec.alerts.slack.webhook"), "{text}");
+    assert!(
+        text.contains("spec.alerts.slack.routes[0].webhook"),
+        "{text}"
+    );
+    assert!(
+        text.contains("environment variable VIGIL_UNIT_HOOK is not an http"),
+        "{text}"
+    );
+    assert!(!text.contains("s3cr3t"), "{text}");
+}
+
+#[test]
+fn the_applied_webhook_hosts_are_read_back_for_drift_checks() {
+    // status compares a dry run of the stored tenant with the live objects: it must render
+    // the same collector policy as apply did, without reading the webhooks.
+    let applied = with_hooks(
+        &tenant(SLACK),
+        "https://relay.example.com:8443/x",
+        "http://192.0.2.9/y",
+    )
+    .expect("URLs");
+    let ns: k8s_openapi::api::core::v1::Namespace =
+        serde_json::from_value(serde_json::to_value(&objects(&applied)[0].object).expect("JSON"))
+            .expect("namespace");
+    let stored = crate::tenant::status::stored_tenant(&ns, "acme").expect("stored tenant");
+    assert_eq!(
+        stored.slack.as_ref().map(|s| s.egress()),
+        applied.slack.as_ref().map(|s| s.egress())
+    );
+    assert_eq!(
+        to_yaml(&objects(&stored)).expect("YAML"),
+        to_yaml(&objects(&applied)).expect("YAML")
+    );
+}
+
+#[test]
+fn slack_egress_cidrs_are_network_addresses() {
+    let file = spec::parse(
+        "t.yaml",
+        "apiVersion: vigil.dev/v1alpha1\nkind: Tenant\nmetadata: {name: acme}\nspec:\n  alerts:\n    slack: {webhook: {env: X}, channel: '#noc', egressCidrs: [34.224.0.1/12, nope]}\n  devices:\n  - {name: r1, address: 10.0.0.1}\n",
+    )
+    .expect("parses");
+    let err = validate::validate("t.yaml", &file, Path::new("/")).expect_err("invalid");
+    let paths: Vec<&str> = err.problems.iter().map(|p| p.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "spec.alerts.slack.egressCidrs[0]",
+            "spec.alerts.slack.egressCidrs[1]"
+        ]
+    );
+    let ok = tenant(
+        "  networkPolicy: {mode: kubernetes}\n  alerts:\n    slack: {webhook: {env: X}, channel: '#noc', egressCidrs: [34.224.0.0/12]}\n",
+    );
+    let yaml = to_yaml(&objects(&ok)).expect("YAML");
+    assert!(yaml.contains("cidr: 34.224.0.0/12"), "{yaml}");
+    assert!(!yaml.contains("except:\n        - 10.0.0.0/8\n        - 172.16.0.0/12\n        - 192.168.0.0/16\n        - 100.64.0.0/10\n        - 169.254.0.0/16\n        - 127.0.0.0/8"), "the collector's rule is narrowed");
+}

@@ -125,14 +125,15 @@ pub(super) fn tag_problem(path: &str, k: &str, v: &str) -> Option<Problem> {
     })
 }
 
-pub(super) fn cidrs(c: &mut Checker, raw: &[String]) -> Vec<IpNet> {
+/// The CIDRs of the list at `path` (e.g. `spec.deviceCidrs`), each its network address.
+pub(super) fn cidrs(c: &mut Checker, path: &str, raw: &[String]) -> Vec<IpNet> {
     raw.iter()
         .enumerate()
         .filter_map(|(i, s)| match s.parse::<IpNet>() {
             Ok(net) if net.trunc() == net => Some(net),
             Ok(net) => {
                 c.push(Problem::new(
-                    &format!("spec.deviceCidrs[{i}]"),
+                    &format!("{path}[{i}]"),
                     format!("{s:?} has host bits set"),
                     format!(
                         "write the network address, e.g. {:?}",
@@ -143,7 +144,7 @@ pub(super) fn cidrs(c: &mut Checker, raw: &[String]) -> Vec<IpNet> {
             }
             Err(_) => {
                 c.push(Problem::new(
-                    &format!("spec.deviceCidrs[{i}]"),
+                    &format!("{path}[{i}]"),
                     format!("{s:?} is not a CIDR"),
                     "write an address and a prefix length, e.g. \"10.20.0.0/16\"",
                 ));

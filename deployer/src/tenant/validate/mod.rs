@@ -7,6 +7,7 @@ mod devices;
 mod names;
 mod resources;
 mod values;
+mod webhook;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -21,6 +22,9 @@ pub use devices::{AuthProtocol, Device, PROFILES as SNMP_PROFILES, PrivProtocol,
 pub use names::{DeviceName, MAX_TENANT_NAME, TenantName, dns_label, dns_subdomain};
 pub use resources::{ComponentResources, Profile, Resources};
 pub use values::{CronSchedule, Duration, Image, Quantity};
+pub use webhook::{
+    DEFAULT_WEBHOOK_HOST, DEFAULT_WEBHOOK_PORT, WebhookEndpoint, WebhookHost, WebhookUrlError,
+};
 
 use crate::tenant::spec::{self, TenantFile};
 
@@ -135,6 +139,27 @@ pub struct Slack {
     pub min_severity: Severity,
     pub routes: Vec<SlackRoute>,
     pub digest_schedule: Option<CronSchedule>,
+    /// Where Kubernetes-mode policies let the collector reach webhook hosts given by name
+    /// (`spec.alerts.slack.egressCidrs`; empty: every public IPv4 and IPv6 address).
+    pub egress_cidrs: Vec<IpNet>,
+    /// Where the webhooks post, from their URLs once read (`vigil tenant apply`); empty when
+    /// unknown, and then the policies allow [`WebhookEndpoint::slack_default`].
+    #[serde(skip)]
+    pub webhook_endpoints: Vec<WebhookEndpoint>,
+}
+
+impl Slack {
+    /// The distinct endpoints the collector posts to, sorted; Slack's default when unknown.
+    pub fn egress(&self) -> Vec<WebhookEndpoint> {
+        let mut out = if self.webhook_endpoints.is_empty() {
+            vec![WebhookEndpoint::slack_default()]
+        } else {
+            self.webhook_endpoints.clone()
+        };
+        out.sort();
+        out.dedup();
+        out
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -239,7 +264,7 @@ pub fn validate(origin: &str, file: &TenantFile, base: &Path) -> Result<Tenant, 
     ));
     let placement = placement(&mut c, s.placement.clone().unwrap_or_default());
     let collector = collector(&mut c, s.collector.clone().unwrap_or_default());
-    let device_cidrs = devices::cidrs(&mut c, &s.device_cidrs);
+    let device_cidrs = devices::cidrs(&mut c, "spec.deviceCidrs", &s.device_cidrs);
     let devices = devices::devices(&mut c, &s.devices, &device_cidrs, base);
     let device_cidrs = if s.device_cidrs.is_empty() {
         devices.iter().map(|d| IpNet::from(d.address)).collect()
@@ -487,12 +512,15 @@ fn slack(c: &mut Checker, s: &spec::SlackSpec, base: &Path) -> Option<Slack> {
         .digest_schedule
         .as_deref()
         .and_then(|raw| c.check(CronSchedule::parse("spec.alerts.slack.digestSchedule", raw)));
+    let egress_cidrs = devices::cidrs(c, "spec.alerts.slack.egressCidrs", &s.egress_cidrs);
     (c.problems.len() == before).then_some(Slack {
         webhook: webhook?,
         channel: s.channel.clone(),
         min_severity,
         routes,
         digest_schedule,
+        egress_cidrs,
+        webhook_endpoints: Vec::new(),
     })
 }
 
