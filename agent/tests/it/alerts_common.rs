@@ -8,7 +8,8 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::api::{Api, DeleteParams, PostParams};
 use serde_json::json;
-use vigil_tests::{FakeKubelet, Recorded, Sandbox, SlackRecorder};
+use vigil_tests::{FakeKubelet, Sandbox, SlackRecorder};
+pub use vigil_tests::{parents, replies, resolved_replies, thread_resolved, updates};
 
 use crate::common::{BIN, TempDir};
 
@@ -199,29 +200,6 @@ impl Drop for Agent {
     }
 }
 
-/// Parent messages (chat.postMessage without thread) whose text mentions `needle`.
-pub fn parents<'a>(reqs: &'a [Recorded], needle: &str) -> Vec<&'a Recorded> {
-    reqs.iter()
-        .filter(|r| {
-            r.method == "chat.postMessage" && r.thread_ts().is_none() && r.text().contains(needle)
-        })
-        .collect()
-}
-
-/// Thread replies under `ts`.
-pub fn replies<'a>(reqs: &'a [Recorded], ts: &str) -> Vec<&'a Recorded> {
-    reqs.iter()
-        .filter(|r| r.method == "chat.postMessage" && r.thread_ts() == Some(ts))
-        .collect()
-}
-
-/// chat.update calls on `ts`.
-pub fn updates<'a>(reqs: &'a [Recorded], ts: &str) -> Vec<&'a Recorded> {
-    reqs.iter()
-        .filter(|r| r.method == "chat.update" && r.body["ts"].as_str() == Some(ts))
-        .collect()
-}
-
 /// A cluster agent configuration posting with a bot token to the recorder.
 pub fn bot_config(
     dir: &TempDir,
@@ -260,22 +238,6 @@ pub async fn ledger_persisted(store: &vigil_agent::alerts::store::Store, inciden
         }
     })
     .await;
-}
-
-/// How many "resolved after" replies the thread `ts` has.
-pub fn resolved_replies(reqs: &[Recorded], ts: &str) -> usize {
-    replies(reqs, ts)
-        .iter()
-        .filter(|r| r.text().contains("resolved after"))
-        .count()
-}
-
-/// The thread `ts` has its resolved reply and its parent was turned RESOLVED.
-pub fn thread_resolved(reqs: &[Recorded], ts: &str) -> bool {
-    resolved_replies(reqs, ts) > 0
-        && updates(reqs, ts)
-            .iter()
-            .any(|r| r.text().contains("RESOLVED"))
 }
 
 /// What the Kubernetes alerting tests start from, all named after `prefix`: a client, a fake
