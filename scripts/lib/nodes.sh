@@ -254,7 +254,9 @@ clusterDomain: cluster.local
 clusterDNS: [$SVC_ADDR]
 resolvConf: $STATE/nodes/resolv.conf
 allowedUnsafeSysctls: []
-evictionHard: {memory.available: "100Mi", nodefs.available: "2%", imagefs.available: "2%"}
+# Absolute thresholds: a build machine's disk runs nearly full (cargo targets), and percentages
+# of a large disk would evict every pod and garbage-collect the pause image.
+evictionHard: {memory.available: "100Mi", nodefs.available: "512Mi", imagefs.available: "512Mi"}
 imageGCHighThresholdPercent: 99
 imageGCLowThresholdPercent: 98
 serializeImagePulls: false
