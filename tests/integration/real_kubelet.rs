@@ -153,38 +153,29 @@ async fn real_nodes_fake_kubelet_writes_what_the_real_kubelet_writes() {
     }
     let mut differences = Vec::new();
     for (name, _, _) in &faults {
-        let real = eventually(
-            &format!("{name} settled on the real kubelet"),
-            REAL,
-            || async {
-                let p = pods
-                    .get(&format!("{name}-real"))
-                    .await
-                    .map_err(|e| e.to_string())?;
-                if settled(name, &p) {
-                    Ok(p)
-                } else {
-                    Err(format!("{}", projection(&p)))
-                }
-            },
-        )
-        .await;
-        let fake_pod = eventually(
-            &format!("{name} settled on the fake kubelet"),
-            REAL,
-            || async {
-                let p = pods
-                    .get(&format!("{name}-fake"))
-                    .await
-                    .map_err(|e| e.to_string())?;
-                if settled(name, &p) {
-                    Ok(p)
-                } else {
-                    Err(format!("{}", projection(&p)))
-                }
-            },
-        )
-        .await;
+        let settled_pod = |kubelet: &'static str| {
+            let pods = pods.clone();
+            async move {
+                eventually(
+                    &format!("{name} settled on the {kubelet} kubelet"),
+                    REAL,
+                    || async {
+                        let p = pods
+                            .get(&format!("{name}-{kubelet}"))
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        if settled(name, &p) {
+                            Ok(p)
+                        } else {
+                            Err(format!("{}", projection(&p)))
+                        }
+                    },
+                )
+                .await
+            }
+        };
+        let real = settled_pod("real").await;
+        let fake_pod = settled_pod("fake").await;
         let (r, f) = (projection(&real), projection(&fake_pod));
         if r != f {
             differences.push(format!("{name}: real {r}\n      fake {f}"));

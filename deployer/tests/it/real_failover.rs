@@ -11,8 +11,8 @@ use kube::api::{Api, ListParams};
 use vigil_tests::{eventually, require_sandbox};
 
 use crate::real_support::{REAL, node_of, pod_ready, ready_pods};
-use crate::real_tenant::{apply_real_tenant, real_tenant_yaml};
-use crate::support::{Cleanup, tenant_name, vigil_env};
+use crate::real_tenant::{apply_real_tenant, delete_real_tenant, real_tenant_yaml};
+use crate::support::{Cleanup, tenant_name};
 
 /// Puts the killed node back even when the test fails half-way.
 struct RestartNode<'a> {
@@ -95,12 +95,5 @@ async fn real_nodes_collector_fails_over_when_its_node_dies() {
 
     // The node comes back; the tenant is removed.
     drop(restart);
-    vigil_env(
-        Some(sb),
-        &["tenant", "delete", &name, "--purge", "--yes"],
-        &[],
-    )
-    .await
-    .ok();
-    crate::support::release_volumes(&client, &name).await;
+    delete_real_tenant(sb, &client, &name).await;
 }

@@ -128,6 +128,18 @@ pub async fn apply_real_tenant(
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// Removes a tenant of [`apply_real_tenant`] with its data and its static volumes.
+pub async fn delete_real_tenant(sb: &Sandbox, client: &Client, name: &str) {
+    vigil_env(
+        Some(sb),
+        &["tenant", "delete", name, "--purge", "--yes"],
+        &[],
+    )
+    .await
+    .ok();
+    crate::support::release_volumes(client, name).await;
+}
+
 /// InfluxQL against the tenant's InfluxDB through its Service (kube-proxy's rules on the
 /// host), as Grafana's read-only user.
 pub async fn tenant_query(
@@ -287,12 +299,5 @@ async fn real_nodes_tenant_collector_polls_from_the_pod_network_into_influxdb() 
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     crate::real_flows::check_flows(sb, &client, &name, &yaml, &env, &observed).await;
 
-    vigil_env(
-        Some(sb),
-        &["tenant", "delete", &name, "--purge", "--yes"],
-        &[],
-    )
-    .await
-    .ok();
-    crate::support::release_volumes(&client, &name).await;
+    delete_real_tenant(sb, &client, &name).await;
 }
