@@ -12,6 +12,7 @@ pub mod engine;
 pub mod lineproto;
 pub mod point;
 pub mod schema;
+pub mod secret;
 pub mod sinks;
 pub mod sources;
 pub mod spool;

@@ -107,7 +107,7 @@ fn exec(cli: Cli) -> Result<(), (u8, anyhow::Error)> {
             identity,
             check,
         } => {
-            let c = vigil_agent::alerts::config::ClusterConfig::load(&config)
+            let c = vigil_agent::config::alerting::AlertingConfig::load(&config)
                 .map_err(|e| fail(e.into()))?;
             if check {
                 println!(

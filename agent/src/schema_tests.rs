@@ -4,9 +4,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use crate::config::Device;
 use crate::point::{FieldValue, Point};
 use crate::schema::Schema;
+use crate::sources::Device;
 use crate::sources::icmp::{self, PingStats};
 use crate::sources::snmp::builtin;
 use crate::telemetry::{Metrics, PollOutcome, Source};

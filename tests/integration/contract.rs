@@ -4,8 +4,8 @@
 //! collector's Secret volume would hold them.
 use std::path::{Path, PathBuf};
 
-use vigil_agent::alerts::config::ClusterConfig;
 use vigil_agent::config::Config;
+use vigil_agent::config::alerting::AlertingConfig;
 use vigil_contract::names;
 
 /// Where the collector finds its credentials (the Secret's mount in its pod).
@@ -61,7 +61,7 @@ fn what_the_deployer_renders_for_the_golden_tenants_parses_in_the_agent() {
         assert!(config.output.is_some(), "{tenant}: output");
         assert_eq!(config.agent.tenant.as_deref(), Some(tenant_name(tenant)));
         if let Some(alerts) = rendered(tenant, names::COLLECTOR_ALERTS_FILE, &dir) {
-            ClusterConfig::parse(&alerts, Path::new("alerts.yaml")).unwrap_or_else(|e| {
+            AlertingConfig::parse(&alerts, Path::new("alerts.yaml")).unwrap_or_else(|e| {
                 panic!("{tenant}: the agent refuses alerts.yaml: {e}\n{alerts}")
             });
             assert!(config.agent.alerts.is_some(), "{tenant}: alerts file named");

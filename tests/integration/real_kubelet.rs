@@ -8,8 +8,8 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DeleteParams, PostParams};
 use serde_json::{Value, json};
-use vigil_agent::sources::kubernetes::Context;
-use vigil_agent::sources::kubernetes::pods::PodRules;
+use vigil_agent::alerts::rules::Context;
+use vigil_agent::alerts::rules::pods::PodRules;
 use vigil_tests::{FakeKubelet, Fault, eventually, require_sandbox};
 
 const REAL: Duration = Duration::from_secs(180);

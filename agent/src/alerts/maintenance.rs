@@ -83,7 +83,7 @@ impl Window {
 mod tests {
     use super::*;
     use crate::alerts::signal::{Scope, Severity};
-    use crate::config::units::Dur;
+    use vigil_contract::units::Dur;
 
     fn window(cron: &str, secs: u64, namespaces: &[&str]) -> Window {
         Window::new(RawWindow {

@@ -2,15 +2,13 @@
 //! [`engine::Engine`] turns signals into incidents and notifications (pending → firing →
 //! resolved, folding, flapping, maintenance, digest); [`store::Store`] keeps the state, the
 //! outbox and the delivery ledger durable (a local file or a ConfigMap).
-pub mod config;
-pub mod device_scope;
-pub mod devices;
+pub mod collector;
 pub mod engine;
+pub mod live;
 pub mod maintenance;
 pub mod points;
 pub mod rules;
 pub mod runner;
-pub mod shared;
 pub mod signal;
 pub mod state;
 pub mod store;

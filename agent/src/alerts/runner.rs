@@ -1,19 +1,17 @@
-//! One alerting scope at work: load its state, wait for the watchers' initial lists,
-//! evaluate on every change (and every `evaluation_interval`, for `for` timers), persist,
-//! and hand notifications to the Slack delivery worker.
+//! One alerting scope at work: evaluate on every change (and every
+//! `evaluation_interval`, for `for` timers), save the state, wake whoever empties the
+//! outbox, and pass every batch of state changes on (the command writes them to InfluxDB
+//! as the `alerts` measurement). What watches and what delivers is wired by the command.
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, mpsc, watch};
 
-use super::engine::{Engine, EngineSettings};
-use super::points::point;
-use super::shared::Shared;
+use super::engine::{Change, Engine, EngineSettings};
+use super::live::LiveState;
 use super::signal::Signal;
 use super::store::Store;
-use crate::sinks::influxdb::BatcherHandle;
-use crate::sinks::slack::{Deliverer, Renderer, Routes};
 
 /// Coalesces bursts of watch events into one evaluation.
 const MIN_GAP: Duration = Duration::from_millis(20);
@@ -23,31 +21,31 @@ pub trait SignalSource: Send {
     fn signals(&mut self) -> Vec<Signal>;
 }
 
-impl SignalSource for crate::sources::kubernetes::KubeSource {
+impl<F: FnMut() -> Vec<Signal> + Send> SignalSource for F {
     fn signals(&mut self) -> Vec<Signal> {
-        crate::sources::kubernetes::KubeSource::signals(self)
+        self()
     }
 }
 
-pub struct Scope {
-    /// `node/<name>`, `leader` or `cluster`: in logs and the `source` tag.
+/// The evaluation loop of one alerting scope.
+pub struct Evaluation {
+    /// `node/<name>`, `leader`, `cluster` or `collector/<agent>`: in logs and the `source`
+    /// tag.
     pub name: String,
-    pub store: Store,
     pub engine: EngineSettings,
-    pub routes: Arc<Routes>,
-    pub renderer: Arc<Renderer>,
-    pub influx: Option<BatcherHandle>,
     pub evaluation_interval: Duration,
+    /// Every non-empty batch of state changes, in order.
+    pub changes: Option<mpsc::Sender<Vec<Change>>>,
 }
 
 /// Loads the scope's state, retrying while the store cannot be read.
-pub async fn load(store: &Store, stop: &mut watch::Receiver<bool>) -> Option<Arc<Shared>> {
+pub async fn load(store: &Store, stop: &mut watch::Receiver<bool>) -> Option<Arc<LiveState>> {
     let mut wait = Duration::from_millis(500);
     loop {
         match store.load().await {
             Ok(doc) => {
                 tracing::info!(state = %store.describe(), incidents = doc.incidents.len(), outbox = doc.outbox.len(), "alert state loaded");
-                return Some(Arc::new(Shared::new(doc, store.clone())));
+                return Some(Arc::new(LiveState::new(doc, store.clone())));
             }
             Err(e) => tracing::warn!(error = %e, "cannot load the alert state; retrying"),
         }
@@ -59,24 +57,15 @@ pub async fn load(store: &Store, stop: &mut watch::Receiver<bool>) -> Option<Arc
     }
 }
 
-impl Scope {
-    /// Runs until `stop`. `remote` refreshes the view of another scope's incidents.
+impl Evaluation {
+    /// Runs until `stop`, then saves the state once more.
     pub async fn run<S: SignalSource>(
         self,
-        shared: Arc<Shared>,
+        shared: Arc<LiveState>,
         mut source: S,
         trigger: Arc<Notify>,
         mut stop: watch::Receiver<bool>,
     ) {
-        let deliverer =
-            match Deliverer::new(shared.clone(), self.routes.clone(), self.renderer.clone()) {
-                Ok(d) => d,
-                Err(e) => {
-                    tracing::error!(error = %e, "slack delivery cannot start");
-                    return;
-                }
-            };
-        let delivery = tokio::spawn(deliverer.run(stop.clone()));
         shared.outbox_changed.notify_one();
         let mut engine = Engine::new(self.engine.clone());
         tracing::info!(scope = %self.name, "alert evaluation running");
@@ -101,12 +90,11 @@ impl Scope {
                     unsaved = true;
                 }
                 shared.outbox_changed.notify_one();
-                if let Some(influx) = &self.influx
+                if let Some(tx) = &self.changes
                     && !changes.is_empty()
                 {
-                    influx
-                        .send(changes.iter().map(|c| point(c, &self.name)).collect())
-                        .await;
+                    // waits when the consumer is behind, as a direct write did
+                    let _ = tx.send(changes).await;
                 }
             }
             // a burst of events waits at least a few evaluations' time: a large cluster's
@@ -118,7 +106,6 @@ impl Scope {
                 r = stop.changed() => if r.is_err() || *stop.borrow() { break; },
             }
         }
-        let _ = tokio::time::timeout(Duration::from_secs(5), delivery).await;
         if let Err(e) = shared.save().await {
             tracing::error!(error = %e, "cannot persist the alert state on shutdown");
         }

@@ -10,6 +10,7 @@ use kube::api::{Api, ObjectMeta, Patch, PatchParams};
 
 use vigil_contract::names;
 
+use super::live::{LiveState, RemoteView};
 use super::state::StateDoc;
 
 const KEY: &str = names::STATE_KEY;
@@ -154,6 +155,46 @@ impl Store {
                     source,
                 })
             }
+        }
+    }
+}
+
+/// Keeps a node agent's view of the leader's firing incidents and message threads fresh,
+/// by watching the leader's state ConfigMap `name` (one watch per agent, with backoff).
+pub async fn follow_remote(
+    api: Api<ConfigMap>,
+    name: String,
+    state: std::sync::Arc<LiveState>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    use futures::StreamExt;
+    use kube::runtime::{WatchStreamExt, watcher};
+    let cfg = watcher::Config::default().fields(&format!("metadata.name={name}"));
+    let stream = watcher(api, cfg).default_backoff().applied_objects();
+    futures::pin_mut!(stream);
+    loop {
+        tokio::select! {
+            item = stream.next() => match item {
+                Some(Ok(cm)) => {
+                    let text = cm.data.and_then(|d| d.get(KEY).cloned());
+                    // none yet: the leader has not written its state
+                    let doc: StateDoc = match text.map(|t| serde_json::from_str(&t)) {
+                        None => StateDoc::default(),
+                        Some(Ok(doc)) => doc,
+                        Some(Err(error)) => {
+                            tracing::warn!(configmap = %name, %error, "the leader's alert state does not parse; treated as empty");
+                            StateDoc::default()
+                        }
+                    };
+                    state.set_remote(RemoteView {
+                        parents: doc.firing_parents(),
+                        ledger: doc.ledger,
+                    });
+                }
+                Some(Err(e)) => tracing::debug!(error = %e, "watch of the leader's alert state failed; retrying"),
+                None => return,
+            },
+            r = stop.changed() => if r.is_err() || *stop.borrow() { return; },
         }
     }
 }

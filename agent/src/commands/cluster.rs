@@ -13,19 +13,21 @@ use kube::api::Api;
 use tokio::sync::{Notify, watch};
 
 use super::CommandError;
+use super::alerting::{Outputs, run_scope};
 use super::shutdown_signal;
-use crate::alerts::config::ClusterConfig;
-use crate::alerts::runner::{self, Scope};
-use crate::alerts::shared::{RemoteView, Shared};
-use crate::alerts::state::StateDoc;
-use crate::alerts::store::Store;
-use crate::sinks::influxdb::{BatcherHandle, Output, Running};
+use crate::alerts::live::LiveState;
+use crate::alerts::rules::Context;
+use crate::alerts::rules::kubernetes::{KubeRules, Objects};
+use crate::alerts::runner::{self, Evaluation};
+use crate::alerts::store::{Store, follow_remote};
+use crate::config::alerting::AlertingConfig;
+use crate::sinks::influxdb::{Output, Running};
 use crate::sinks::slack::Renderer;
 use crate::sources::kubernetes::leader::Election;
-use crate::sources::kubernetes::{Context, KubeSource, PodScope, Watch};
+use crate::sources::kubernetes::{KubeSource, PodScope, Snapshot, Watch};
 use crate::telemetry::Metrics;
 
-async fn client(cfg: &ClusterConfig) -> Result<kube::Client, CommandError> {
+async fn client(cfg: &AlertingConfig) -> Result<kube::Client, CommandError> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let opts = kube::config::KubeConfigOptions {
         context: cfg.context.clone(),
@@ -56,7 +58,7 @@ async fn client(cfg: &ClusterConfig) -> Result<kube::Client, CommandError> {
 /// The collector's InfluxDB output for the `alerts` measurement, if `output` is configured.
 /// It counts into `metrics`, the registry `/metrics` serves.
 fn influx(
-    cfg: &ClusterConfig,
+    cfg: &AlertingConfig,
     metrics: &Arc<Metrics>,
     stop: watch::Receiver<bool>,
 ) -> Result<Option<Running>, CommandError> {
@@ -68,23 +70,31 @@ fn influx(
     ))
 }
 
+/// The watched objects, as the cluster rules read them.
+fn objects(s: Snapshot) -> Objects {
+    Objects {
+        pods: s.pods,
+        nodes: s.nodes,
+        deployments: s.deployments,
+        statefulsets: s.statefulsets,
+        daemonsets: s.daemonsets,
+        pvcs: s.pvcs,
+    }
+}
+
 struct Parts {
     client: kube::Client,
-    cfg: Arc<ClusterConfig>,
-    renderer: Arc<Renderer>,
-    influx: Option<BatcherHandle>,
+    cfg: Arc<AlertingConfig>,
+    outputs: Outputs,
 }
 
 impl Parts {
-    fn scope(&self, name: &str, store: Store) -> Scope {
-        Scope {
+    fn evaluation(&self, name: &str) -> Evaluation {
+        Evaluation {
             name: name.to_string(),
-            store,
             engine: self.cfg.engine.clone(),
-            routes: Arc::new(self.cfg.routes.clone()),
-            renderer: self.renderer.clone(),
-            influx: self.influx.clone(),
             evaluation_interval: self.cfg.evaluation_interval,
+            changes: None,
         }
     }
 
@@ -97,25 +107,16 @@ impl Parts {
         store: Store,
         watch: Watch,
         stop: watch::Receiver<bool>,
-        on_shared: impl FnOnce(Arc<Shared>),
+        on_state: impl FnOnce(Arc<LiveState>),
         ready: Option<Arc<Metrics>>,
     ) {
         let mut stop_load = stop.clone();
-        let Some(shared) = runner::load(&store, &mut stop_load).await else {
+        let Some(state) = runner::load(&store, &mut stop_load).await else {
             return;
         };
-        on_shared(shared.clone());
+        on_state(state.clone());
         let trigger = Arc::new(Notify::new());
-        let cx = Context {
-            namespaces: self.cfg.tenant_namespaces.clone(),
-        };
-        let source = KubeSource::start(
-            self.client.clone(),
-            &watch,
-            Arc::new(self.cfg.rules.clone()),
-            cx,
-            trigger.clone(),
-        );
+        let source = KubeSource::start(self.client.clone(), &watch, trigger.clone());
         let mut s = stop.clone();
         tokio::select! {
             _ = source.ready() => {}
@@ -125,64 +126,33 @@ impl Parts {
         if let Some(m) = ready {
             m.ready.store(true, std::sync::atomic::Ordering::Relaxed);
         }
-        self.scope(name, store)
-            .run(shared, source, trigger, stop)
-            .await;
-    }
-}
-
-/// Keeps a node agent's view of the leader's firing incidents and message threads fresh,
-/// by watching the leader's state ConfigMap (one watch per agent, with backoff).
-async fn watch_remote(
-    api: Api<ConfigMap>,
-    name: String,
-    shared: Arc<Shared>,
-    mut stop: watch::Receiver<bool>,
-) {
-    use futures::StreamExt;
-    use kube::runtime::{WatchStreamExt, watcher};
-    let cfg = watcher::Config::default().fields(&format!("metadata.name={name}"));
-    let stream = watcher(api, cfg).default_backoff().applied_objects();
-    futures::pin_mut!(stream);
-    loop {
-        tokio::select! {
-            item = stream.next() => match item {
-                Some(Ok(cm)) => {
-                    let text = cm
-                        .data
-                        .and_then(|d| d.get(vigil_contract::names::STATE_KEY).cloned());
-                    // none yet: the leader has not written its state
-                    let doc: StateDoc = match text.map(|t| serde_json::from_str(&t)) {
-                        None => StateDoc::default(),
-                        Some(Ok(doc)) => doc,
-                        Some(Err(error)) => {
-                            tracing::warn!(configmap = %name, %error, "the leader's alert state does not parse; treated as empty");
-                            StateDoc::default()
-                        }
-                    };
-                    shared.set_remote(RemoteView {
-                        parents: doc.firing_parents(),
-                        ledger: doc.ledger,
-                    });
-                }
-                Some(Err(e)) => tracing::debug!(error = %e, "watch of the leader's alert state failed; retrying"),
-                None => return,
+        let mut rules = KubeRules::new(
+            Arc::new(self.cfg.rules.clone()),
+            Context {
+                namespaces: self.cfg.tenant_namespaces.clone(),
             },
-            r = stop.changed() => if r.is_err() || *stop.borrow() { return; },
-        }
+        );
+        let signals = move || rules.signals(&objects(source.snapshot()));
+        run_scope(
+            self.evaluation(name),
+            state,
+            signals,
+            trigger,
+            self.outputs.clone(),
+            stop,
+        )
+        .await;
     }
 }
 
 pub async fn cluster(
-    cfg: ClusterConfig,
+    cfg: AlertingConfig,
     node: Option<String>,
     identity: Option<String>,
 ) -> Result<(), CommandError> {
     let client = client(&cfg).await?;
-    let renderer = Arc::new(
-        Renderer::new(&cfg.name, &cfg.routes.templates)
-            .map_err(|e| CommandError::Usage(e.to_string()))?,
-    );
+    let renderer =
+        Arc::new(Renderer::new(&cfg.name, &cfg.routes.templates).map_err(CommandError::Templates)?);
     let (stop_tx, stop_rx) = watch::channel(false);
     // one registry: the output's write and spool counters are served on /metrics too
     let health = Arc::new(Metrics::new(&cfg.name));
@@ -200,8 +170,11 @@ pub async fn cluster(
     let parts = Arc::new(Parts {
         client: client.clone(),
         cfg: cfg.clone(),
-        renderer,
-        influx: output.as_ref().map(Running::handle),
+        outputs: Outputs {
+            routes: Arc::new(cfg.routes.clone()),
+            renderer,
+            influx: output.as_ref().map(Running::handle),
+        },
     });
     let cm = |suffix: &str| {
         Store::config_map(
@@ -261,11 +234,11 @@ pub async fn cluster(
                         store,
                         watch,
                         stop,
-                        move |shared| {
-                            tokio::spawn(watch_remote(
+                        move |state| {
+                            tokio::spawn(follow_remote(
                                 remote_api,
                                 remote_name,
-                                shared,
+                                state,
                                 remote_stop,
                             ));
                         },

@@ -1,5 +1,6 @@
 //! The subcommands behind `vigil-agent`. `main.rs` only parses arguments and maps
 //! [`CommandError`] to exit codes: 2 for bad input (configuration, files), 1 otherwise.
+pub mod alerting;
 mod check;
 mod cluster;
 mod once;
@@ -28,6 +29,10 @@ pub enum CommandError {
     Output(#[from] crate::sinks::influxdb::OutputError),
     #[error(transparent)]
     Icmp(#[from] crate::sources::icmp::IcmpError),
+    #[error(transparent)]
+    Alerting(#[from] alerting::AlertingError),
+    #[error("slack templates")]
+    Templates(#[source] crate::sinks::slack::render::RenderError),
     #[error("cannot listen on {addr}")]
     Listen {
         addr: String,
@@ -59,9 +64,16 @@ async fn shutdown_signal() {
 impl CommandError {
     pub fn exit_code(&self) -> u8 {
         match self {
-            CommandError::Config(_) | CommandError::Usage(_) | CommandError::Kubeconfig { .. } => 2,
+            CommandError::Config(_)
+            | CommandError::Usage(_)
+            | CommandError::Kubeconfig { .. }
+            | CommandError::Templates(_)
+            | CommandError::Alerting(
+                alerting::AlertingError::NoStateFile | alerting::AlertingError::Templates(_),
+            ) => 2,
             CommandError::Output(_)
             | CommandError::Icmp(_)
+            | CommandError::Alerting(_)
             | CommandError::Listen { .. }
             | CommandError::KubeConfig(_)
             | CommandError::KubeClient(_) => 1,

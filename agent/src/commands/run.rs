@@ -50,9 +50,8 @@ pub async fn run(config: Config, stop_after: Option<Duration>) -> Result<String,
     let handle = output.handle();
     let alerting = match &config.agent.alerts {
         Some(file) => {
-            let cfg = crate::alerts::config::ClusterConfig::load(file)
-                .map_err(|e| CommandError::Usage(e.to_string()))?;
-            let alerting = crate::alerts::device_scope::DeviceAlerting::start(
+            let cfg = crate::config::alerting::AlertingConfig::load(file)?;
+            let alerting = super::alerting::start_devices(
                 &cfg,
                 &config.agent.name,
                 config.agent.tenant.clone(),
@@ -65,8 +64,7 @@ pub async fn run(config: Config, stop_after: Option<Duration>) -> Result<String,
                 Some(handle.clone()),
                 stop_rx.clone(),
             )
-            .await
-            .map_err(CommandError::Usage)?;
+            .await?;
             tracing::info!(file = %file.display(), "device alerting on");
             Some(alerting)
         }

@@ -1,20 +1,20 @@
 //! The agent's configuration: one YAML file (devices, profiles, output), validated on
 //! load into the types below. Unknown fields are rejected with their location; secrets
 //! are only referenced (env var or file) and held redacted.
+pub mod alerting;
 mod resolve;
-pub mod secret;
 
 /// The file as written: its types are the contract shared with the deployer and
 /// `import-telegraf`; [`resolve`] turns them into the validated [`Config`].
 pub use vigil_contract::collector as raw;
 pub use vigil_contract::units;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use secret::{Resolve, Secret, SecretRef};
+pub use crate::secret::{Resolve, Secret, SecretRef};
+pub use crate::sources::Device;
 
 // Each component owns its settings (as vector keeps a `config.rs` beside each); this module
 // gathers them and resolves defaults.
@@ -22,8 +22,6 @@ pub use crate::sinks::influxdb::config::{InfluxApi, InfluxSettings};
 pub use crate::sources::icmp::config::IcmpSettings;
 pub use crate::sources::snmp::config::{AuthProtocol, PrivProtocol, SnmpCredentials, SnmpSettings};
 pub use crate::spool::SpoolSettings;
-
-use crate::sources::snmp::profile::Profile;
 
 /// Errors while loading a configuration. Each names the file and the location in it.
 #[derive(Debug, thiserror::Error)]
@@ -61,18 +59,6 @@ pub struct AgentSettings {
     /// The device alerting configuration file (cluster agent format), if any.
     pub alerts: Option<PathBuf>,
     pub tenant: Option<String>,
-}
-
-#[derive(Debug, Clone)]
-pub struct Device {
-    pub name: String,
-    pub address: String,
-    pub tags: BTreeMap<String, String>,
-    pub interval: Duration,
-    pub jitter: Duration,
-    pub snmp: Option<SnmpSettings>,
-    pub profiles: Vec<Arc<Profile>>,
-    pub icmp: Option<IcmpSettings>,
 }
 
 impl Config {

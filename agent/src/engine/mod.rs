@@ -16,9 +16,9 @@ use tokio::task::JoinSet;
 pub use backoff::Backoff;
 pub use once::{collect_once, collect_once_each};
 
-use crate::config::Device;
 use crate::point::Point;
 use crate::sinks::influxdb::BatcherHandle;
+use crate::sources::Device;
 use crate::sources::icmp::{self, Pinger};
 use crate::sources::snmp::{self, collect::SnmpState};
 use crate::telemetry::{Metrics, PollOutcome, Source};
@@ -34,7 +34,7 @@ pub struct Engine {
     pub metrics: Arc<Metrics>,
     pub sink: Option<BatcherHandle>,
     /// Device alerting evaluates every poll's points and SNMP outcome, when configured.
-    pub alerting: Option<crate::alerts::device_scope::DeviceAlerting>,
+    pub alerting: Option<crate::alerts::collector::DeviceAlerting>,
     pub pinger: Option<Arc<Pinger>>,
     pub snmp_limit: Arc<Semaphore>,
 }

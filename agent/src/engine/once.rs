@@ -4,8 +4,8 @@ use std::sync::Arc;
 use futures::StreamExt;
 
 use super::Engine;
-use crate::config::Device;
 use crate::point::{Point, now_ns};
+use crate::sources::Device;
 use crate::sources::snmp::collect::SnmpState;
 
 /// (device, error) pairs.

@@ -7,20 +7,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
-use vigil_agent::alerts::config::ClusterConfig;
-use vigil_agent::alerts::shared::Shared;
+use vigil_agent::alerts::live::LiveState;
 use vigil_agent::alerts::signal::{Scope, Severity, Signal};
 use vigil_agent::alerts::state::{Kind, Notification, StateDoc};
 use vigil_agent::alerts::store::Store;
+use vigil_agent::config::alerting::AlertingConfig;
 use vigil_agent::sinks::slack::{Deliverer, Renderer};
 use vigil_tests::{SlackFailure, SlackRecorder, eventually};
 
 use crate::common::{TempDir, secret};
 
-fn config(dir: &TempDir, url: &str) -> ClusterConfig {
+fn config(dir: &TempDir, url: &str) -> AlertingConfig {
     let hook = secret(dir, "hook", url);
     let text = format!("slack: {{default: {{webhook: {hook}}}, min_interval: 300ms}}");
-    ClusterConfig::parse(&text, Path::new("cluster.yaml")).unwrap()
+    AlertingConfig::parse(&text, Path::new("cluster.yaml")).unwrap()
 }
 
 fn firing(i: usize) -> Notification {
@@ -48,8 +48,8 @@ fn firing(i: usize) -> Notification {
 }
 
 fn start(
-    cfg: &ClusterConfig,
-    shared: Arc<Shared>,
+    cfg: &AlertingConfig,
+    shared: Arc<LiveState>,
 ) -> (watch::Sender<bool>, tokio::task::JoinHandle<()>) {
     let renderer = Arc::new(Renderer::new("it", &cfg.routes.templates).unwrap());
     let d = Deliverer::new(shared, Arc::new(cfg.routes.clone()), renderer).unwrap();
@@ -71,7 +71,7 @@ async fn outage_restart_and_429_storm_lose_and_duplicate_nothing() {
 
     // Slack is down: the first agent only fails, then "crashes"
     rec.set_down(Some(SlackFailure::ServerError));
-    let shared = Arc::new(Shared::new(store.load().await.unwrap(), store.clone()));
+    let shared = Arc::new(LiveState::new(store.load().await.unwrap(), store.clone()));
     let (_stop, task) = start(&cfg, shared);
     eventually("retries during the outage", Duration::from_secs(30), || {
         let n = rec.requests().len();
@@ -88,7 +88,7 @@ async fn outage_restart_and_429_storm_lose_and_duplicate_nothing() {
     let _ = task.await;
 
     // a new agent picks up the persisted outbox; Slack is still down for a while
-    let shared = Arc::new(Shared::new(store.load().await.unwrap(), store.clone()));
+    let shared = Arc::new(LiveState::new(store.load().await.unwrap(), store.clone()));
     assert_eq!(
         shared.with(|d| d.outbox.len()),
         12,

@@ -6,8 +6,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use tokio::sync::watch;
-use vigil_agent::alerts::config::ClusterConfig;
-use vigil_agent::alerts::device_scope::DeviceAlerting;
+use vigil_agent::commands::alerting::start_devices;
+use vigil_agent::config::alerting::AlertingConfig;
 use vigil_agent::telemetry::Metrics;
 use vigil_tests::{SlackRecorder, require_sandbox, wait_for};
 
@@ -33,7 +33,7 @@ async fn namespace_hosts_raise_the_device_rules_they_should() {
     }
     let collector = config(&dir, &yaml);
     let hook = secret(&dir, "hook", &rec.webhook_url("acme"));
-    let alerts = ClusterConfig::parse(
+    let alerts = AlertingConfig::parse(
         &format!(
             "cluster: {{name: collector, state_file: {}, evaluation_interval: 200ms}}
 rules: {{LatencyHigh: {{threshold: 40}}, PacketLoss: {{threshold: 20}}}}
@@ -45,7 +45,7 @@ slack: {{default: {{webhook: {hook}}}, min_interval: 100ms}}",
     .unwrap();
     let metrics = Metrics::new("collector-it");
     let (_stop, stop_rx) = watch::channel(false);
-    let alerting = DeviceAlerting::start(
+    let alerting = start_devices(
         &alerts,
         "collector-it",
         Some("acme".into()),

@@ -1,6 +1,6 @@
 use super::*;
 use crate::alerts::maintenance::RawWindow;
-use crate::config::units::Dur;
+use vigil_contract::units::Dur;
 
 fn t(secs: u64) -> SystemTime {
     // a whole minute, so cron windows line up

@@ -1,7 +1,7 @@
 //! The InfluxDB output's settings, resolved from `output.influxdb` by [`crate::config`].
 use std::time::Duration;
 
-use crate::config::Secret;
+use crate::secret::Secret;
 
 #[derive(Debug, Clone)]
 pub enum InfluxApi {

@@ -4,16 +4,45 @@
 //! `min_interval`; a 429 pauses that channel for `Retry-After`; temporary failures back
 //! off exponentially (up to a minute) and are retried until delivered, across restarts.
 use std::collections::{HashMap, HashSet};
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
+use vigil_contract::alert_state::{Delivered, Kind, Notification, unix_ms};
 
 use super::render::Renderer;
 use super::routes::Routes;
 use super::transport::{Posted, SendError, Transport};
-use crate::alerts::shared::Shared;
-use crate::alerts::state::{Delivered, Kind, Notification, unix_ms};
+
+/// The durable outbox the deliverer empties: the alerting scope's live state, wired to it
+/// by the command. Only saved notifications may be sent, and every delivery is saved
+/// before the next is taken.
+pub trait Outbox: Send + Sync + 'static {
+    type SaveError: std::fmt::Display;
+    /// Notifications waiting, oldest first.
+    fn pending(&self) -> Vec<Notification>;
+    /// Whether the notification with this `seq` has been saved.
+    fn is_persisted(&self, seq: u64) -> bool;
+    /// Where an incident's first message went, if it went anywhere.
+    fn thread(&self, incident: &str) -> Option<Delivered>;
+    /// Whether the incident's first message was delivered.
+    fn was_delivered(&self, incident: &str) -> bool;
+    /// Records a delivery (and where it went) and removes it from the outbox.
+    fn complete(&self, n: &Notification, delivered: Option<Delivered>, at_ms: u64);
+    /// Removes a notification that will never be sent.
+    fn discard(&self, seq: u64);
+    fn save(&self) -> impl Future<Output = Result<(), Self::SaveError>> + Send;
+    /// Notified when new notifications are waiting.
+    fn changed(&self) -> &Notify;
+}
+
+/// The deliverer cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliverError {
+    #[error("cannot build the slack http client")]
+    Http(#[source] reqwest::Error),
+}
 
 /// How long a folded reply waits for its parent's message before it is posted alone.
 const PARENT_WAIT: Duration = Duration::from_secs(60);
@@ -25,8 +54,8 @@ struct Channel {
     backoff: Duration,
 }
 
-pub struct Deliverer {
-    shared: Arc<Shared>,
+pub struct Deliverer<O> {
+    outbox: Arc<O>,
     routes: Arc<Routes>,
     renderer: Arc<Renderer>,
     http: reqwest::Client,
@@ -40,19 +69,19 @@ enum Step {
     Skip,
 }
 
-impl Deliverer {
+impl<O: Outbox> Deliverer<O> {
     pub fn new(
-        shared: Arc<Shared>,
+        outbox: Arc<O>,
         routes: Arc<Routes>,
         renderer: Arc<Renderer>,
-    ) -> Result<Deliverer, String> {
+    ) -> Result<Deliverer<O>, DeliverError> {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .timeout(routes.timeout)
             .build()
-            .map_err(|e| format!("cannot build the slack http client: {e}"))?;
+            .map_err(DeliverError::Http)?;
         Ok(Deliverer {
-            shared,
+            outbox,
             routes,
             renderer,
             http,
@@ -61,17 +90,14 @@ impl Deliverer {
         })
     }
 
-    /// The thread (`channel`, `ts`) of an incident, from this scope's ledger or the remote.
     fn thread_of(&self, key: &str) -> Option<Delivered> {
-        self.shared
-            .with(|d| d.ledger.get(key).cloned())
-            .or_else(|| self.shared.remote().ledger.get(key).cloned())
+        self.outbox.thread(key)
     }
 
     /// Picks the next notification to send now, or when to look again.
     fn pick(&mut self) -> Result<(Notification, Transport), Option<Instant>> {
         let now = Instant::now();
-        let outbox: Vec<Notification> = self.shared.with(|d| d.outbox.iter().cloned().collect());
+        let outbox: Vec<Notification> = self.outbox.pending();
         let mut blocked: HashSet<String> = HashSet::new();
         let mut wake: Option<Instant> = None;
         let soonest = |t: Instant, wake: &mut Option<Instant>| {
@@ -83,7 +109,7 @@ impl Deliverer {
             if blocked.contains(&key) {
                 continue;
             }
-            if !self.shared.is_persisted(n.seq) {
+            if !self.outbox.is_persisted(n.seq) {
                 // the evaluator is saving it; it signals when done
                 soonest(now + Duration::from_millis(100), &mut wake);
                 blocked.insert(key);
@@ -122,7 +148,7 @@ impl Deliverer {
                         w.saturating_duration_since(Instant::now())
                     });
                     tokio::select! {
-                        _ = self.shared.outbox_changed.notified() => {}
+                        _ = self.outbox.changed().notified() => {}
                         _ = tokio::time::sleep(sleep) => {}
                         r = stop.changed() => if r.is_err() { return; },
                     }
@@ -142,22 +168,13 @@ impl Deliverer {
                 ch.backoff = Duration::ZERO;
                 self.waiting.remove(&n.seq);
                 let at_ms = unix_ms(std::time::SystemTime::now());
-                self.shared.with(|d| {
-                    d.outbox.retain(|x| x.seq != n.seq);
-                    if let Step::Done(Some(mut delivered)) = step {
-                        delivered.at_ms = at_ms;
-                        d.ledger.insert(n.incident.clone(), delivered);
-                    }
-                    if n.kind == Kind::Resolved
-                        && let Some(l) = d.ledger.get_mut(&n.incident)
-                    {
-                        l.resolved = true;
-                        l.at_ms = at_ms;
-                    }
-                    d.prune(at_ms, 3_600_000);
-                });
+                let delivered = match step {
+                    Step::Done(d) => d,
+                    Step::Skip => None,
+                };
+                self.outbox.complete(&n, delivered, at_ms);
                 tracing::info!(kind = n.kind.as_str(), incident = %n.incident, channel = %key, "slack notification delivered");
-                if let Err(e) = self.shared.save().await {
+                if let Err(e) = self.outbox.save().await {
                     tracing::error!(error = %e, "cannot persist the alert state after a delivery");
                 }
             }
@@ -173,8 +190,8 @@ impl Deliverer {
             Err(SendError::Permanent(e)) => {
                 tracing::error!(channel = %key, incident = %n.incident, error = %e, "slack refused the notification: dropped (fix the route or template)");
                 ch.next = Some(now + self.routes.min_interval);
-                self.shared.with(|d| d.outbox.retain(|x| x.seq != n.seq));
-                if let Err(e) = self.shared.save().await {
+                self.outbox.discard(n.seq);
+                if let Err(e) = self.outbox.save().await {
                     tracing::error!(error = %e, "cannot persist the alert state");
                 }
             }
@@ -204,7 +221,7 @@ impl Deliverer {
         let thread_ts = thread.as_ref().and_then(|d| d.ts.clone());
         match n.kind {
             Kind::Firing => {
-                if self.shared.with(|d| d.ledger.contains_key(&n.incident)) {
+                if self.outbox.was_delivered(&n.incident) {
                     // delivered before a restart; the outbox entry was not yet removed
                     return Ok(Step::Done(None));
                 }

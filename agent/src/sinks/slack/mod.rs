@@ -9,6 +9,6 @@ pub mod render;
 pub mod routes;
 pub mod transport;
 
-pub use deliver::Deliverer;
+pub use deliver::{DeliverError, Deliverer, Outbox};
 pub use render::Renderer;
 pub use routes::{RawSlack, Routes};

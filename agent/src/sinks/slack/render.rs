@@ -12,8 +12,7 @@ use serde_json::{Value, json};
 
 use super::escape::{json_str, slack, truncate};
 use super::limits;
-use crate::alerts::signal::Severity;
-use crate::alerts::state::{Kind, Notification};
+use vigil_contract::alert_state::{Kind, Notification, Severity};
 
 pub const TEMPLATES: &[(&str, &str)] = &[
     (
@@ -203,7 +202,7 @@ impl Renderer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::alerts::signal::{Scope, Signal};
+    use vigil_contract::alert_state::{Scope, Signal};
 
     fn note(kind: Kind, message: Option<String>) -> Notification {
         let mut s = Signal::new(

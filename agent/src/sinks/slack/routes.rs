@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::transport::Transport;
-use crate::alerts::signal::{Scope, Severity};
-use crate::config::Resolve;
+use crate::secret::Resolve;
+use vigil_contract::alert_state::{Scope, Severity};
 
 /// The `slack:` section as configured, part of the contract.
 pub use vigil_contract::alerts::{

@@ -15,8 +15,8 @@ pub use socket::SocketKind;
 pub use stats::PingStats;
 
 use self::config::IcmpSettings;
-use crate::config::Device;
 use crate::point::Point;
+use crate::sources::Device;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IcmpError {

@@ -1,14 +1,11 @@
-//! Kubernetes health: kube-runtime watchers (with backoff) feed reflector stores; on
-//! every evaluation the rules in [`pods`], [`nodes`] and [`workloads`] turn the stores'
-//! current objects into signals. A node agent watches only its node's pods; the leader
+//! Kubernetes: kube-runtime watchers (with backoff) feed reflector stores, and a
+//! [`Snapshot`] of them is what the cluster rules (`alerts::rules`) evaluate. Objects are
+//! slimmed to what the rules read. A node agent watches only its node's pods; the leader
 //! watches nodes, workloads, PVCs and unscheduled pods ([`leader`] elects it).
 pub mod leader;
-pub mod nodes;
-pub mod pods;
 mod slim;
-pub mod workloads;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::HashMap;
 use std::fmt::Debug;
 use std::hash::Hash;
 use std::sync::Arc;
@@ -16,37 +13,13 @@ use std::sync::Arc;
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{Node, PersistentVolumeClaim, Pod};
+use kube::Resource;
 use kube::api::Api;
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
-use kube::{Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
-
-use crate::alerts::rules::Rules;
-use crate::alerts::signal::Signal;
-use nodes::NodeRules;
-use pods::PodRules;
-use workloads::{Workload, evaluate_pvc, evaluate_workload};
-
-/// The label that names an object's tenant (set by `vigil tenant`).
-pub use vigil_contract::names::TENANT_LABEL;
-
-/// Tenant lookup: the object's `vigil.dev/tenant` label, else the configured
-/// namespace → tenant map.
-#[derive(Debug, Clone, Default)]
-pub struct Context {
-    pub namespaces: BTreeMap<String, String>,
-}
-
-impl Context {
-    pub fn tenant(&self, ns: &str, labels: Option<&BTreeMap<String, String>>) -> Option<String> {
-        labels
-            .and_then(|l| l.get(TENANT_LABEL).cloned())
-            .or_else(|| self.namespaces.get(ns).cloned())
-    }
-}
 
 /// Which pods a source watches.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,7 +107,18 @@ fn digest<K: serde::Serialize>(o: &K) -> u64 {
     h.finish()
 }
 
-/// Watched objects plus the rules' memory (restart history, Ready transitions).
+/// What the stores hold at one moment. `None` for a kind this source does not watch.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    pub pods: Option<Vec<Arc<Pod>>>,
+    pub nodes: Option<Vec<Arc<Node>>>,
+    pub deployments: Vec<Arc<Deployment>>,
+    pub statefulsets: Vec<Arc<StatefulSet>>,
+    pub daemonsets: Vec<Arc<DaemonSet>>,
+    pub pvcs: Vec<Arc<PersistentVolumeClaim>>,
+}
+
+/// The watchers of one alerting scope and their stores.
 pub struct KubeSource {
     pods: Option<Store<Pod>>,
     nodes: Option<Store<Node>>,
@@ -142,22 +126,12 @@ pub struct KubeSource {
     statefulsets: Option<Store<StatefulSet>>,
     daemonsets: Option<Store<DaemonSet>>,
     pvcs: Option<Store<PersistentVolumeClaim>>,
-    pod_rules: PodRules,
-    node_rules: NodeRules,
-    rules: Arc<Rules>,
-    cx: Context,
     tasks: JoinSet<()>,
 }
 
 impl KubeSource {
     /// Starts the watchers; `trigger` is notified on every change.
-    pub fn start(
-        client: kube::Client,
-        watch: &Watch,
-        rules: Arc<Rules>,
-        cx: Context,
-        trigger: Arc<Notify>,
-    ) -> KubeSource {
+    pub fn start(client: kube::Client, watch: &Watch, trigger: Arc<Notify>) -> KubeSource {
         let mut tasks = JoinSet::new();
         let pods = watch.pods.as_ref().map(|scope| {
             let cfg = match scope {
@@ -192,10 +166,6 @@ impl KubeSource {
             daemonsets: c
                 .then(|| reflect(Api::all(client.clone()), cfg(), trigger.clone(), &mut tasks)),
             pvcs: c.then(|| reflect(Api::all(client.clone()), cfg(), trigger.clone(), &mut tasks)),
-            pod_rules: PodRules::default(),
-            node_rules: NodeRules::default(),
-            rules,
-            cx,
             tasks,
         }
     }
@@ -218,44 +188,22 @@ impl KubeSource {
         wait!(self.pvcs);
     }
 
-    /// The complete set of active signals right now.
-    pub fn signals(&mut self) -> Vec<Signal> {
-        let mut out = Vec::new();
-        let rules = self.rules.clone();
-        if let Some(pods) = &self.pods {
-            let state = pods.state();
-            if self.pod_rules.has_history() {
-                let live: HashSet<String> = state
-                    .iter()
-                    .map(|p| format!("{}/{}", p.namespace().unwrap_or_default(), p.name_any()))
-                    .collect();
-                self.pod_rules.retain(&live);
-            }
-            for p in state {
-                self.pod_rules.evaluate(&p, &rules, &self.cx, &mut out);
-            }
+    /// The objects the stores hold right now.
+    pub fn snapshot(&self) -> Snapshot {
+        fn all<K: Resource + Clone>(s: &Option<Store<K>>) -> Vec<Arc<K>>
+        where
+            K::DynamicType: Eq + Hash + Clone,
+        {
+            s.as_ref().map(Store::state).unwrap_or_default()
         }
-        if let Some(nodes) = &self.nodes {
-            let state = nodes.state();
-            let live: HashSet<String> = state.iter().map(|n| n.name_any()).collect();
-            self.node_rules.retain(&live);
-            for n in state {
-                self.node_rules.evaluate(&n, &rules, &self.cx, &mut out);
-            }
+        Snapshot {
+            pods: self.pods.as_ref().map(Store::state),
+            nodes: self.nodes.as_ref().map(Store::state),
+            deployments: all(&self.deployments),
+            statefulsets: all(&self.statefulsets),
+            daemonsets: all(&self.daemonsets),
+            pvcs: all(&self.pvcs),
         }
-        for d in self.deployments.iter().flat_map(|s| s.state()) {
-            evaluate_workload(Workload::Deployment(&d), &rules, &self.cx, &mut out);
-        }
-        for d in self.statefulsets.iter().flat_map(|s| s.state()) {
-            evaluate_workload(Workload::StatefulSet(&d), &rules, &self.cx, &mut out);
-        }
-        for d in self.daemonsets.iter().flat_map(|s| s.state()) {
-            evaluate_workload(Workload::DaemonSet(&d), &rules, &self.cx, &mut out);
-        }
-        for p in self.pvcs.iter().flat_map(|s| s.state()) {
-            evaluate_pvc(&p, &rules, &self.cx, &mut out);
-        }
-        out
     }
 }
 
@@ -264,6 +212,3 @@ impl Drop for KubeSource {
         self.tasks.abort_all();
     }
 }
-
-#[cfg(test)]
-mod tests;

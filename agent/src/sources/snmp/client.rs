@@ -63,8 +63,8 @@ pub struct SnmpSession {
 
 fn security(
     user: &str,
-    auth: &Option<(AuthProtocol, crate::config::Secret)>,
-    privacy: &Option<(PrivProtocol, crate::config::Secret)>,
+    auth: &Option<(AuthProtocol, crate::secret::Secret)>,
+    privacy: &Option<(PrivProtocol, crate::secret::Secret)>,
     context: &str,
 ) -> v3::Security {
     let (auth_pass, proto) = match auth {

@@ -9,8 +9,8 @@ use super::oid::{Oid, index_string};
 use super::profile::{Column, Conversion, Derive, Table};
 use super::value::SnmpValue;
 use super::walk::{ColumnRows, WalkStats, walk_columns};
-use crate::config::Device;
 use crate::point::Point;
+use crate::sources::Device;
 
 /// What one poll produced.
 #[derive(Debug)]

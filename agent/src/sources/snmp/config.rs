@@ -2,7 +2,7 @@
 //! [`crate::config`].
 use std::time::Duration;
 
-use crate::config::Secret;
+use crate::secret::Secret;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthProtocol {

@@ -1,7 +1,7 @@
 //! Profiles: what to collect from a device. The built-in ones (`system`, `if-mib`,
 //! `host-resources`, `entity-sensor`) and user profiles from the configuration resolve to
 //! the same [`Profile`] type.
-use crate::config::raw;
+use vigil_contract::collector as raw;
 
 use super::mib;
 use super::oid::Oid;

@@ -7,8 +7,8 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use super::rules::{self, Rules};
-use super::signal::{Scope, Signal, fingerprint};
+use crate::alerts::rules::{self, Rules};
+use crate::alerts::signal::{Scope, Signal, fingerprint};
 use crate::point::{FieldValue, Point};
 
 /// The ifAlias marker that opts an interface out of InterfaceDown.

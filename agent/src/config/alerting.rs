@@ -1,4 +1,5 @@
-//! The cluster agent's configuration file (`vigil-agent cluster --config FILE`): rules,
+//! The alerting configuration file: the cluster agent's (`vigil-agent cluster --config
+//! FILE`) and the tenant collector's device alerting (`agent.alerts`) share it. Rules,
 //! routes, maintenance windows, the digest, where state lives and, optionally, the
 //! collector's `output`/`spool` sections for the `alerts` measurement. Unknown fields are
 //! rejected with their location; Slack credentials are references, resolved here.
@@ -9,14 +10,14 @@ use std::time::Duration;
 
 use vigil_contract::alerts;
 
-use super::engine::EngineSettings;
-use super::maintenance::Window;
-use super::rules::Rules;
-use crate::config::{ConfigError, InfluxSettings, SpoolSettings, raw};
+use super::{ConfigError, InfluxSettings, SpoolSettings, raw};
+use crate::alerts::engine::EngineSettings;
+use crate::alerts::maintenance::Window;
+use crate::alerts::rules::Rules;
 use crate::sinks::slack::Routes;
 
 #[derive(Debug, Clone)]
-pub struct ClusterConfig {
+pub struct AlertingConfig {
     pub name: String,
     pub namespace: String,
     pub state_file: Option<PathBuf>,
@@ -43,8 +44,8 @@ fn invalid(path: &Path, location: impl Into<String>, message: impl Into<String>)
     }
 }
 
-impl ClusterConfig {
-    pub fn load(path: &Path) -> Result<ClusterConfig, ConfigError> {
+impl AlertingConfig {
+    pub fn load(path: &Path) -> Result<AlertingConfig, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
             source,
@@ -52,7 +53,7 @@ impl ClusterConfig {
         Self::parse(&text, path)
     }
 
-    pub fn parse(text: &str, path: &Path) -> Result<ClusterConfig, ConfigError> {
+    pub fn parse(text: &str, path: &Path) -> Result<AlertingConfig, ConfigError> {
         let raw: alerts::Config = serde_yaml::from_str(text).map_err(|e| ConfigError::Parse {
             path: path.to_path_buf(),
             message: e.to_string(),
@@ -104,7 +105,7 @@ impl ClusterConfig {
         let c = raw.cluster;
         let name = c.name.unwrap_or_else(|| "kubernetes".into());
         // the collector's own resolver checks `output` and `spool`, with the same locations
-        let collector = crate::config::Config::resolve(
+        let collector = super::Config::resolve(
             raw::Config {
                 agent: raw::Agent {
                     name: Some(name.clone()),
@@ -134,7 +135,7 @@ impl ClusterConfig {
                 "must be at least 1s",
             ));
         }
-        Ok(ClusterConfig {
+        Ok(AlertingConfig {
             name,
             namespace: c
                 .namespace
@@ -186,9 +187,9 @@ mod tests {
         format!("{{file: {}}}", p.display())
     }
 
-    fn parse(text: &str) -> Result<ClusterConfig, String> {
+    fn parse(text: &str) -> Result<AlertingConfig, String> {
         let text = text.replace("HOOK", &hook());
-        ClusterConfig::parse(&text, Path::new("cluster.yaml")).map_err(|e| e.to_string())
+        AlertingConfig::parse(&text, Path::new("cluster.yaml")).map_err(|e| e.to_string())
     }
 
     #[test]

@@ -7,7 +7,7 @@ use super::Context;
 use super::nodes::NodeRules;
 use super::pods::{PodRules, owner};
 use crate::alerts::rules::{RawRule, Rules};
-use crate::config::units::Dur;
+use vigil_contract::units::Dur;
 
 fn node(ready: &str, taint: bool) -> Node {
     let mut n = json!({

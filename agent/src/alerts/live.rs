@@ -1,12 +1,14 @@
-//! The state document shared by the evaluator and the Slack delivery worker of one scope
-//! (a node's pods, or the leader's cluster rules), with its store.
+//! The live state of one alerting scope (a node's pods, the leader's cluster rules, a
+//! collector's devices): the document the evaluator changes and the Slack deliverer
+//! empties, with the store it is saved to. The deliverer sees it only through the
+//! `Outbox` the command wires to it.
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use tokio::sync::Notify;
 
-use super::state::{Delivered, StateDoc};
+use super::state::{Delivered, Kind, Notification, StateDoc};
 use super::store::{Store, StoreError};
 
 /// Firing incidents and delivered messages of another scope (the leader's), so a node
@@ -18,7 +20,7 @@ pub struct RemoteView {
     pub ledger: BTreeMap<String, Delivered>,
 }
 
-pub struct Shared {
+pub struct LiveState {
     doc: Mutex<StateDoc>,
     store: Store,
     save_lock: tokio::sync::Mutex<()>,
@@ -30,10 +32,10 @@ pub struct Shared {
     persisted: AtomicU64,
 }
 
-impl Shared {
-    pub fn new(doc: StateDoc, store: Store) -> Shared {
+impl LiveState {
+    pub fn new(doc: StateDoc, store: Store) -> LiveState {
         let persisted = AtomicU64::new(doc.next_seq);
-        Shared {
+        LiveState {
             persisted,
             doc: Mutex::new(doc),
             store,
@@ -80,5 +82,39 @@ impl Shared {
 
     pub fn set_remote(&self, view: RemoteView) {
         *self.remote.lock().unwrap_or_else(|p| p.into_inner()) = view;
+    }
+
+    /// The thread (`channel`, `ts`) of an incident, from this scope's ledger or the remote.
+    pub fn thread(&self, key: &str) -> Option<Delivered> {
+        self.with(|d| d.ledger.get(key).cloned())
+            .or_else(|| self.remote().ledger.get(key).cloned())
+    }
+
+    /// Whether the incident's first message was delivered (it is in the ledger).
+    pub fn was_delivered(&self, incident: &str) -> bool {
+        self.with(|d| d.ledger.contains_key(incident))
+    }
+
+    /// Removes a delivered notification from the outbox and records where it went.
+    pub fn complete(&self, n: &Notification, delivered: Option<Delivered>, at_ms: u64) {
+        self.with(|d| {
+            d.outbox.retain(|x| x.seq != n.seq);
+            if let Some(mut delivered) = delivered {
+                delivered.at_ms = at_ms;
+                d.ledger.insert(n.incident.clone(), delivered);
+            }
+            if n.kind == Kind::Resolved
+                && let Some(l) = d.ledger.get_mut(&n.incident)
+            {
+                l.resolved = true;
+                l.at_ms = at_ms;
+            }
+            d.prune(at_ms, 3_600_000);
+        });
+    }
+
+    /// Removes a notification that will never be sent.
+    pub fn discard(&self, seq: u64) {
+        self.with(|d| d.outbox.retain(|x| x.seq != seq));
     }
 }

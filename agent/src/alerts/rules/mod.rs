@@ -1,10 +1,36 @@
 //! The rule catalogue: every rule's name, severity and defaults, and the per-rule settings
 //! a user can override (`enabled`, `for`, `threshold`, `window`, `namespaces`). The meaning
-//! of each rule and what the service desk should do is in `docs/alerts.md`.
+//! of each rule and what the service desk should do is in `docs/alerts.md`; each rule is one
+//! function in [`pods`], [`nodes`], [`workloads`] or [`devices`], and [`kubernetes`] runs the
+//! cluster rules over the objects the watchers hold.
+pub mod devices;
+pub mod kubernetes;
+pub mod nodes;
+pub mod pods;
+pub mod workloads;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::signal::Severity;
+
+/// The label that names an object's tenant (set by `vigil tenant`).
+pub use vigil_contract::names::TENANT_LABEL;
+
+/// Tenant lookup: the object's `vigil.dev/tenant` label, else the configured
+/// namespace → tenant map.
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    pub namespaces: BTreeMap<String, String>,
+}
+
+impl Context {
+    pub fn tenant(&self, ns: &str, labels: Option<&BTreeMap<String, String>>) -> Option<String> {
+        labels
+            .and_then(|l| l.get(TENANT_LABEL).cloned())
+            .or_else(|| self.namespaces.get(ns).cloned())
+    }
+}
 
 /// A rule's defaults.
 #[derive(Debug, Clone, Copy)]
@@ -181,9 +207,12 @@ impl Rules {
 }
 
 #[cfg(test)]
+mod kube_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::units::Dur;
+    use vigil_contract::units::Dur;
 
     #[test]
     fn overrides_apply_and_unknown_rules_are_named() {

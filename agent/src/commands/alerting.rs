@@ -1,0 +1,164 @@
+//! Wiring of one alerting scope: its evaluation loop (`alerts`), the Slack deliverer that
+//! empties its outbox (`sinks::slack`) and, when configured, the InfluxDB output that
+//! records its state changes as the `alerts` measurement (`sinks::influxdb`). The two
+//! sides never import each other: the deliverer works on the scope's [`LiveState`]
+//! through the [`Outbox`] implemented here, the changes reach InfluxDB through a channel.
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Notify, mpsc, watch};
+
+use crate::alerts::collector::DeviceAlerting;
+use crate::alerts::live::LiveState;
+use crate::alerts::points::point;
+use crate::alerts::rules::devices::DeviceRules;
+use crate::alerts::runner::{self, Evaluation, SignalSource};
+use crate::alerts::state::{Delivered, Notification};
+use crate::alerts::store::{Store, StoreError};
+use crate::config::alerting::AlertingConfig;
+use crate::sinks::influxdb::BatcherHandle;
+use crate::sinks::slack::{DeliverError, Deliverer, Outbox, Renderer, Routes};
+use crate::telemetry::Metrics;
+
+impl Outbox for LiveState {
+    type SaveError = StoreError;
+
+    fn pending(&self) -> Vec<Notification> {
+        self.with(|d| d.outbox.iter().cloned().collect())
+    }
+
+    fn is_persisted(&self, seq: u64) -> bool {
+        LiveState::is_persisted(self, seq)
+    }
+
+    fn thread(&self, incident: &str) -> Option<Delivered> {
+        LiveState::thread(self, incident)
+    }
+
+    fn was_delivered(&self, incident: &str) -> bool {
+        LiveState::was_delivered(self, incident)
+    }
+
+    fn complete(&self, n: &Notification, delivered: Option<Delivered>, at_ms: u64) {
+        LiveState::complete(self, n, delivered, at_ms)
+    }
+
+    fn discard(&self, seq: u64) {
+        LiveState::discard(self, seq)
+    }
+
+    async fn save(&self) -> Result<(), StoreError> {
+        LiveState::save(self).await
+    }
+
+    fn changed(&self) -> &Notify {
+        &self.outbox_changed
+    }
+}
+
+/// Where a scope's notifications and state changes go.
+#[derive(Clone)]
+pub struct Outputs {
+    pub routes: Arc<Routes>,
+    pub renderer: Arc<Renderer>,
+    /// The `alerts` measurement's InfluxDB output, if configured.
+    pub influx: Option<BatcherHandle>,
+}
+
+/// Device alerting cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum AlertingError {
+    #[error("device alerting keeps its state in a file: set cluster.state_file")]
+    NoStateFile,
+    #[error("stopped while loading the alert state")]
+    Stopped,
+    #[error("slack templates")]
+    Templates(#[source] crate::sinks::slack::render::RenderError),
+    #[error(transparent)]
+    Delivery(#[from] DeliverError),
+}
+
+/// Runs one scope until `stop`: the deliverer beside the evaluation, changes forwarded
+/// to InfluxDB; on stop, an in-flight delivery gets up to 5 s before the final save.
+pub async fn run_scope<S: SignalSource>(
+    evaluation: Evaluation,
+    state: Arc<LiveState>,
+    source: S,
+    trigger: Arc<Notify>,
+    outputs: Outputs,
+    stop: watch::Receiver<bool>,
+) {
+    let deliverer = match Deliverer::new(state.clone(), outputs.routes, outputs.renderer) {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::error!(error = %e, "slack delivery cannot start");
+            return;
+        }
+    };
+    let delivery = tokio::spawn(deliverer.run(stop.clone()));
+    let mut evaluation = evaluation;
+    let forward = outputs.influx.map(|influx| {
+        let (tx, mut rx) = mpsc::channel::<Vec<crate::alerts::engine::Change>>(16);
+        evaluation.changes = Some(tx);
+        let name = evaluation.name.clone();
+        tokio::spawn(async move {
+            while let Some(changes) = rx.recv().await {
+                influx
+                    .send(changes.iter().map(|c| point(c, &name)).collect())
+                    .await;
+            }
+        })
+    });
+    evaluation.run(state.clone(), source, trigger, stop).await;
+    let _ = tokio::time::timeout(Duration::from_secs(5), delivery).await;
+    if let Some(f) = forward {
+        let _ = f.await;
+    }
+    if let Err(e) = state.save().await {
+        tracing::error!(error = %e, "cannot persist the alert state on shutdown");
+    }
+}
+
+/// Starts the collector's device alerting: loads its state (`cluster.state_file`,
+/// required) and runs it as one scope. With `influx`, every state change is also written
+/// as a point of `alerts`.
+pub async fn start_devices(
+    cfg: &AlertingConfig,
+    agent: &str,
+    tenant: Option<String>,
+    device_tags: BTreeMap<String, BTreeMap<String, String>>,
+    metrics: &Metrics,
+    influx: Option<BatcherHandle>,
+    stop: watch::Receiver<bool>,
+) -> Result<DeviceAlerting, AlertingError> {
+    let path = cfg.state_file.clone().ok_or(AlertingError::NoStateFile)?;
+    let store = Store::File(path);
+    let mut stop_load = stop.clone();
+    let state = runner::load(&store, &mut stop_load)
+        .await
+        .ok_or(AlertingError::Stopped)?;
+    let renderer = Arc::new(
+        Renderer::new(&cfg.name, &cfg.routes.templates).map_err(AlertingError::Templates)?,
+    );
+    let (handle, signals, trigger) = DeviceAlerting::new(
+        Arc::new(cfg.rules.clone()),
+        DeviceRules::new(agent, tenant).with_tags(device_tags),
+        metrics.subscribe(),
+    );
+    let evaluation = Evaluation {
+        name: format!("collector/{agent}"),
+        engine: cfg.engine.clone(),
+        evaluation_interval: cfg.evaluation_interval,
+        changes: None,
+    };
+    let outputs = Outputs {
+        routes: Arc::new(cfg.routes.clone()),
+        renderer,
+        influx,
+    };
+    tokio::spawn(run_scope(
+        evaluation, state, signals, trigger, outputs, stop,
+    ));
+    Ok(handle)
+}
