@@ -10,8 +10,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::Value;
 use tokio::sync::{Semaphore, watch};
 use vigil_agent::config::Config;
-use vigil_agent::engine::Engine;
 use vigil_agent::point::now_ns;
+use vigil_agent::scheduler::Scheduler;
 use vigil_agent::sinks::influxdb::{Output, Running};
 use vigil_agent::sources::icmp::Pinger;
 use vigil_agent::telemetry::Metrics;
@@ -130,14 +130,14 @@ impl Collector {
         let (stop, stop_rx) = watch::channel(false);
         let output = output.start(metrics.clone(), stop_rx.clone());
         let handle = output.handle();
-        let engine = Engine {
+        let scheduler = Scheduler {
             alerting: None,
             metrics: metrics.clone(),
             sink: Some(handle.clone()),
             pinger,
             snmp_limit: Arc::new(Semaphore::new(config.agent.concurrency)),
         };
-        let mut tasks = engine.spawn_all(&config.devices, &stop_rx);
+        let mut tasks = scheduler.spawn_all(&config.devices, &stop_rx);
         let every = config.agent.self_metrics_interval;
         let mut stop_self = stop_rx;
         tasks.spawn(async move {

@@ -4,8 +4,8 @@ use tokio::sync::Semaphore;
 
 use super::CommandError;
 use crate::config::Config;
-use crate::engine::{Engine, collect_once_each};
 use crate::lineproto;
+use crate::scheduler::{Scheduler, collect_once_each};
 use crate::sources::icmp::Pinger;
 use crate::telemetry::Metrics;
 
@@ -26,7 +26,7 @@ pub async fn once(
     } else {
         None
     };
-    let engine = Engine {
+    let scheduler = Scheduler {
         alerting: None,
         metrics: Arc::new(Metrics::new(&config.agent.name)),
         sink: None,
@@ -34,7 +34,7 @@ pub async fn once(
         snmp_limit: Arc::new(Semaphore::new(config.agent.concurrency)),
     };
     let mut text = String::new();
-    let errors = collect_once_each(&engine, &devices, |points| {
+    let errors = collect_once_each(&scheduler, &devices, |points| {
         for p in &points {
             lineproto::encode_into(&mut text, p);
         }

@@ -7,8 +7,8 @@ use tokio::sync::{Semaphore, watch};
 use super::CommandError;
 use super::shutdown_signal;
 use crate::config::Config;
-use crate::engine::Engine;
 use crate::point::now_ns;
+use crate::scheduler::Scheduler;
 use crate::sinks::influxdb::Output;
 use crate::sources::icmp::Pinger;
 use crate::telemetry::{self, Metrics};
@@ -70,15 +70,15 @@ pub async fn run(config: Config, stop_after: Option<Duration>) -> Result<String,
         }
         None => None,
     };
-    let engine = Engine {
+    let scheduler = Scheduler {
         metrics: metrics.clone(),
         sink: Some(handle.clone()),
         alerting,
         pinger,
         snmp_limit: Arc::new(Semaphore::new(config.agent.concurrency)),
     };
-    let mut tasks = engine.spawn_all(&config.devices, &stop_rx);
-    drop(engine);
+    let mut tasks = scheduler.spawn_all(&config.devices, &stop_rx);
+    drop(scheduler);
     {
         let metrics = metrics.clone();
         let handle = handle.clone();

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use tokio::sync::Semaphore;
 use vigil_agent::config::Config;
-use vigil_agent::engine::{Engine, collect_once};
 use vigil_agent::point::Point;
+use vigil_agent::scheduler::{Scheduler, collect_once};
 use vigil_agent::schema::Schema;
 use vigil_agent::sources::icmp::Pinger;
 use vigil_agent::telemetry::Metrics;
@@ -74,14 +74,14 @@ pub async fn collect(cfg: &Config) -> (Vec<Point>, Vec<(String, String)>) {
     } else {
         None
     };
-    let engine = Engine {
+    let scheduler = Scheduler {
         alerting: None,
         metrics: Arc::new(Metrics::new("it")),
         sink: None,
         pinger,
         snmp_limit: Arc::new(Semaphore::new(cfg.agent.concurrency)),
     };
-    collect_once(&engine, &cfg.devices).await
+    collect_once(&scheduler, &cfg.devices).await
 }
 
 /// Every point must be described by schema/metrics.json.

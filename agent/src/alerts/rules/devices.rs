@@ -20,22 +20,44 @@ struct Device {
     /// The device's configured tags, for Slack routes.
     tags: BTreeMap<String, String>,
     down_rounds: u32,
-    /// (time, loss %, average RTT ms if any reply)
-    pings: VecDeque<(Instant, f64, Option<f64>)>,
+    pings: VecDeque<Ping>,
     snmp_failures: u32,
     uptime: Option<i64>,
     rebooted_at: Option<Instant>,
     hostname: Option<String>,
-    /// ifIndex → (name, alias, was oper up, down while admin up)
-    interfaces: BTreeMap<String, (String, String, bool, bool)>,
+    /// By ifIndex.
+    interfaces: BTreeMap<String, Interface>,
     cpu: Option<f64>,
     temperatures: BTreeMap<String, f64>,
+}
+
+/// One ICMP round.
+struct Ping {
+    at: Instant,
+    loss_percent: f64,
+    /// Average round trip, if any reply came.
+    rtt_ms: Option<f64>,
+}
+
+struct Interface {
+    name: String,
+    alias: String,
+    oper_up: bool,
+    /// Went down while administratively up, and is still down.
+    down: bool,
+}
+
+/// The spool's drops since the last overflow signal ended.
+#[derive(Clone, Copy)]
+struct Overflow {
+    at: Instant,
+    dropped: u64,
 }
 
 #[derive(Default)]
 pub struct DeviceRules {
     devices: BTreeMap<String, Device>,
-    overflow: Option<(Instant, u64)>,
+    overflow: Option<Overflow>,
     /// The collector's name, used as the spool overflow's object.
     pub agent: String,
     pub tenant: Option<String>,
@@ -92,8 +114,11 @@ impl DeviceRules {
                 "ping" => {
                     let loss = num(p, "percent_packet_loss").unwrap_or(100.0);
                     d.down_rounds = if loss >= 100.0 { d.down_rounds + 1 } else { 0 };
-                    d.pings
-                        .push_back((now, loss, num(p, "average_response_ms")));
+                    d.pings.push_back(Ping {
+                        at: now,
+                        loss_percent: loss,
+                        rtt_ms: num(p, "average_response_ms"),
+                    });
                 }
                 "snmp" => {
                     d.snmp_failures = 0;
@@ -118,17 +143,24 @@ impl DeviceRules {
                     let alias = p.tags.get("ifAlias").cloned().unwrap_or_default();
                     let oper_up = num(p, "ifOperStatus") == Some(1.0);
                     let admin_up = num(p, "ifAdminStatus") == Some(1.0);
-                    let e = d
-                        .interfaces
-                        .entry(idx)
-                        .or_insert_with(|| (name.clone(), alias.clone(), oper_up, false));
+                    let e = d.interfaces.entry(idx).or_insert_with(|| Interface {
+                        name: name.clone(),
+                        alias: alias.clone(),
+                        oper_up,
+                        down: false,
+                    });
                     // up → down while admin up starts it; up again (or admin down) ends it
                     let down = if oper_up || !admin_up {
                         false
                     } else {
-                        e.2 || e.3
+                        e.oper_up || e.down
                     };
-                    *e = (name, alias, oper_up, down);
+                    *e = Interface {
+                        name,
+                        alias,
+                        oper_up,
+                        down,
+                    };
                 }
                 "host_resources" => d.cpu = num(p, "cpu_load_percent"),
                 "entPhySensorTable"
@@ -157,161 +189,235 @@ impl DeviceRules {
 
     /// The collector's spool dropped data.
     pub fn spool_overflow(&mut self, dropped_points: u64, now: Instant) {
-        let total = self.overflow.map_or(0, |o| o.1) + dropped_points;
-        self.overflow = Some((now, total));
+        let dropped = self
+            .overflow
+            .map_or(0, |o| o.dropped)
+            .saturating_add(dropped_points);
+        self.overflow = Some(Overflow { at: now, dropped });
     }
 
+    /// The active signals of every device and of the collector's spool.
     pub fn signals(&mut self, rules: &Rules, now: Instant) -> Vec<Signal> {
         let mut out = Vec::new();
-        let window = |r: &rules::Rule| r.window.max(Duration::from_secs(1));
         for (name, d) in &mut self.devices {
-            let scope = Scope {
-                tenant: d.tenant.clone(),
-                device: Some(name.clone()),
-                object: format!("Device/{name}"),
-                tags: d.tags.clone(),
-                ..Default::default()
+            forget_old_pings(d, rules, now);
+            let at = At {
+                name,
+                scope: Scope {
+                    tenant: d.tenant.clone(),
+                    device: Some(name.clone()),
+                    object: format!("Device/{name}"),
+                    tags: d.tags.clone(),
+                    ..Default::default()
+                },
+                down_fp: fingerprint(rules::DEVICE_DOWN, name),
+                hostname: d.hostname.clone(),
             };
-            let down_fp = fingerprint(rules::DEVICE_DOWN, name);
-            let sig = |rule: &str, r: &rules::Rule, id: &str| {
-                let mut s = Signal::new(rule, r.severity, scope.clone(), id).hold(r.hold);
-                if rule != rules::DEVICE_DOWN {
-                    s.parents.push(down_fp.clone());
-                }
-                if let Some(h) = &d.hostname {
-                    s = s.fact("sysName", h.clone());
-                }
-                s
-            };
-            let keep = rules
-                .get(rules::PACKET_LOSS)
-                .map(window)
-                .unwrap_or_default()
-                .max(
-                    rules
-                        .get(rules::LATENCY_HIGH)
-                        .map(window)
-                        .unwrap_or_default(),
-                );
-            while d
-                .pings
-                .front()
-                .is_some_and(|(t, ..)| now.duration_since(*t) > keep)
-            {
-                d.pings.pop_front();
-            }
-            if let Some(r) = rules.get(rules::DEVICE_DOWN)
-                && f64::from(d.down_rounds) >= r.threshold.max(1.0)
-            {
-                out.push(sig(rules::DEVICE_DOWN, r, name).summary(format!(
-                    "no ICMP reply for {} rounds in a row",
-                    d.down_rounds
-                )));
-            }
-            if let Some(r) = rules.get(rules::PACKET_LOSS) {
-                let w: Vec<f64> = d
-                    .pings
-                    .iter()
-                    .filter(|(t, ..)| now.duration_since(*t) <= window(r))
-                    .map(|p| p.1)
-                    .collect();
-                let avg = w.iter().sum::<f64>() / w.len().max(1) as f64;
-                if !w.is_empty() && avg > r.threshold && avg < 100.0 {
-                    out.push(sig(rules::PACKET_LOSS, r, name).summary(format!(
-                        "{avg:.1} % packet loss over {}s",
-                        window(r).as_secs()
-                    )));
-                }
-            }
-            if let Some(r) = rules.get(rules::LATENCY_HIGH) {
-                let w: Vec<f64> = d
-                    .pings
-                    .iter()
-                    .filter(|(t, ..)| now.duration_since(*t) <= window(r))
-                    .filter_map(|p| p.2)
-                    .collect();
-                let avg = w.iter().sum::<f64>() / w.len().max(1) as f64;
-                if !w.is_empty() && avg > r.threshold {
-                    out.push(sig(rules::LATENCY_HIGH, r, name).summary(format!(
-                        "average round trip {avg:.1} ms over {}s",
-                        window(r).as_secs()
-                    )));
-                }
-            }
-            if let Some(r) = rules.get(rules::SNMP_UNREACHABLE)
-                && f64::from(d.snmp_failures) >= r.threshold.max(1.0)
-            {
-                out.push(
-                    sig(rules::SNMP_UNREACHABLE, r, name)
-                        .summary(format!("{} SNMP polls in a row failed", d.snmp_failures)),
-                );
-            }
-            if let Some(r) = rules.get(rules::INTERFACE_DOWN) {
-                for (idx, (ifname, alias, _, down)) in &d.interfaces {
-                    if *down && !alias.contains(NO_ALERT) {
-                        let mut s = sig(rules::INTERFACE_DOWN, r, &format!("{name}/{idx}"))
-                            .summary(format!("interface {ifname} went down (admin up)"))
-                            .fact("Interface", ifname.clone());
-                        if !alias.is_empty() {
-                            s = s.fact("ifAlias", alias.clone());
-                        }
-                        out.push(s);
-                    }
-                }
-            }
-            if let Some(r) = rules.get(rules::DEVICE_REBOOTED)
-                && let Some(at) = d.rebooted_at
-            {
-                if now.duration_since(at) <= window(r) {
-                    out.push(
-                        sig(rules::DEVICE_REBOOTED, r, name)
-                            .summary("the device rebooted (sysUpTime went backwards)"),
-                    );
-                } else {
-                    d.rebooted_at = None;
-                }
-            }
-            if let Some(r) = rules.get(rules::CPU_HIGH)
-                && let Some(cpu) = d.cpu.filter(|c| *c > r.threshold)
-            {
-                out.push(sig(rules::CPU_HIGH, r, name).summary(format!("CPU load {cpu:.0} %")));
-            }
-            if let Some(r) = rules.get(rules::TEMPERATURE_HIGH) {
-                for (sensor, v) in &d.temperatures {
-                    if *v > r.threshold {
-                        out.push(
-                            sig(rules::TEMPERATURE_HIGH, r, &format!("{name}/{sensor}"))
-                                .summary(format!("sensor {sensor} at {v:.1} °C"))
-                                .fact("Sensor", sensor.clone()),
-                        );
-                    }
-                }
-            }
+            out.extend(device_down(&at, d, rules));
+            out.extend(packet_loss(&at, d, rules, now));
+            out.extend(latency_high(&at, d, rules, now));
+            out.extend(snmp_unreachable(&at, d, rules));
+            out.extend(interface_down(&at, d, rules));
+            out.extend(device_rebooted(&at, d, rules, now));
+            out.extend(cpu_high(&at, d, rules));
+            out.extend(temperature_high(&at, d, rules));
         }
-        if let (Some(r), Some((at, dropped))) = (rules.get(rules::SPOOL_OVERFLOW), self.overflow) {
-            if now.duration_since(at) <= window(r) {
-                out.push(
-                    Signal::new(
-                        rules::SPOOL_OVERFLOW,
-                        r.severity,
-                        Scope {
-                            tenant: self.tenant.clone(),
-                            object: format!("Collector/{}", self.agent),
-                            ..Default::default()
-                        },
-                        &self.agent,
-                    )
-                    .hold(r.hold)
-                    .summary(format!(
-                        "the spool is full: {dropped} points of the oldest data were dropped"
-                    )),
-                );
-            } else {
-                self.overflow = None;
-            }
-        }
+        out.extend(self.spool_overflow_signal(rules, now));
         out
     }
+
+    /// SpoolOverflow: the collector's spool dropped data within the rule's window.
+    fn spool_overflow_signal(&mut self, rules: &Rules, now: Instant) -> Option<Signal> {
+        let r = rules.get(rules::SPOOL_OVERFLOW)?;
+        let o = self.overflow?;
+        if now.duration_since(o.at) > window(r) {
+            self.overflow = None;
+            return None;
+        }
+        Some(
+            Signal::new(
+                rules::SPOOL_OVERFLOW,
+                r.severity,
+                Scope {
+                    tenant: self.tenant.clone(),
+                    object: format!("Collector/{}", self.agent),
+                    ..Default::default()
+                },
+                &self.agent,
+            )
+            .hold(r.hold)
+            .summary(format!(
+                "the spool is full: {} points of the oldest data were dropped",
+                o.dropped
+            )),
+        )
+    }
+}
+
+/// A rule's window, at least a second.
+fn window(r: &rules::Rule) -> Duration {
+    r.window.max(Duration::from_secs(1))
+}
+
+/// The device a signal is about: DeviceDown is the parent of its other signals.
+struct At<'a> {
+    name: &'a str,
+    scope: Scope,
+    down_fp: String,
+    hostname: Option<String>,
+}
+
+impl At<'_> {
+    fn signal(&self, rule: &str, r: &rules::Rule, id: &str) -> Signal {
+        let mut s = Signal::new(rule, r.severity, self.scope.clone(), id).hold(r.hold);
+        if rule != rules::DEVICE_DOWN {
+            s.parents.push(self.down_fp.clone());
+        }
+        if let Some(h) = &self.hostname {
+            s = s.fact("sysName", h.clone());
+        }
+        s
+    }
+}
+
+/// Keeps the ICMP rounds the PacketLoss and LatencyHigh windows need.
+fn forget_old_pings(d: &mut Device, rules: &Rules, now: Instant) {
+    let keep = rules
+        .get(rules::PACKET_LOSS)
+        .map(window)
+        .unwrap_or_default()
+        .max(
+            rules
+                .get(rules::LATENCY_HIGH)
+                .map(window)
+                .unwrap_or_default(),
+        );
+    while d
+        .pings
+        .front()
+        .is_some_and(|p| now.duration_since(p.at) > keep)
+    {
+        d.pings.pop_front();
+    }
+}
+
+/// DeviceDown: no ICMP reply for `threshold` rounds in a row.
+fn device_down(at: &At<'_>, d: &Device, rules: &Rules) -> Option<Signal> {
+    let r = rules.get(rules::DEVICE_DOWN)?;
+    (f64::from(d.down_rounds) >= r.threshold.max(1.0)).then(|| {
+        at.signal(rules::DEVICE_DOWN, r, at.name).summary(format!(
+            "no ICMP reply for {} rounds in a row",
+            d.down_rounds
+        ))
+    })
+}
+
+/// PacketLoss: average loss over the window above `threshold` % (and below 100 %, which
+/// is DeviceDown).
+fn packet_loss(at: &At<'_>, d: &Device, rules: &Rules, now: Instant) -> Option<Signal> {
+    let r = rules.get(rules::PACKET_LOSS)?;
+    let w: Vec<f64> = d
+        .pings
+        .iter()
+        .filter(|p| now.duration_since(p.at) <= window(r))
+        .map(|p| p.loss_percent)
+        .collect();
+    let avg = w.iter().sum::<f64>() / w.len().max(1) as f64;
+    (!w.is_empty() && avg > r.threshold && avg < 100.0).then(|| {
+        at.signal(rules::PACKET_LOSS, r, at.name).summary(format!(
+            "{avg:.1} % packet loss over {}s",
+            window(r).as_secs()
+        ))
+    })
+}
+
+/// LatencyHigh: average round trip over the window above `threshold` ms.
+fn latency_high(at: &At<'_>, d: &Device, rules: &Rules, now: Instant) -> Option<Signal> {
+    let r = rules.get(rules::LATENCY_HIGH)?;
+    let w: Vec<f64> = d
+        .pings
+        .iter()
+        .filter(|p| now.duration_since(p.at) <= window(r))
+        .filter_map(|p| p.rtt_ms)
+        .collect();
+    let avg = w.iter().sum::<f64>() / w.len().max(1) as f64;
+    (!w.is_empty() && avg > r.threshold).then(|| {
+        at.signal(rules::LATENCY_HIGH, r, at.name).summary(format!(
+            "average round trip {avg:.1} ms over {}s",
+            window(r).as_secs()
+        ))
+    })
+}
+
+/// SnmpUnreachable: `threshold` SNMP polls in a row failed.
+fn snmp_unreachable(at: &At<'_>, d: &Device, rules: &Rules) -> Option<Signal> {
+    let r = rules.get(rules::SNMP_UNREACHABLE)?;
+    (f64::from(d.snmp_failures) >= r.threshold.max(1.0)).then(|| {
+        at.signal(rules::SNMP_UNREACHABLE, r, at.name)
+            .summary(format!("{} SNMP polls in a row failed", d.snmp_failures))
+    })
+}
+
+/// InterfaceDown: an interface went down while administratively up (unless its ifAlias
+/// holds [`NO_ALERT`]).
+fn interface_down(at: &At<'_>, d: &Device, rules: &Rules) -> Vec<Signal> {
+    let Some(r) = rules.get(rules::INTERFACE_DOWN) else {
+        return Vec::new();
+    };
+    d.interfaces
+        .iter()
+        .filter(|(_, i)| i.down && !i.alias.contains(NO_ALERT))
+        .map(|(idx, i)| {
+            let mut s = at
+                .signal(rules::INTERFACE_DOWN, r, &format!("{}/{idx}", at.name))
+                .summary(format!("interface {} went down (admin up)", i.name))
+                .fact("Interface", i.name.clone());
+            if !i.alias.is_empty() {
+                s = s.fact("ifAlias", i.alias.clone());
+            }
+            s
+        })
+        .collect()
+}
+
+/// DeviceRebooted: sysUpTime went backwards within the window.
+fn device_rebooted(at: &At<'_>, d: &mut Device, rules: &Rules, now: Instant) -> Option<Signal> {
+    let r = rules.get(rules::DEVICE_REBOOTED)?;
+    let when = d.rebooted_at?;
+    if now.duration_since(when) > window(r) {
+        d.rebooted_at = None;
+        return None;
+    }
+    Some(
+        at.signal(rules::DEVICE_REBOOTED, r, at.name)
+            .summary("the device rebooted (sysUpTime went backwards)"),
+    )
+}
+
+/// CpuHigh: the CPU load above `threshold` %.
+fn cpu_high(at: &At<'_>, d: &Device, rules: &Rules) -> Option<Signal> {
+    let r = rules.get(rules::CPU_HIGH)?;
+    let cpu = d.cpu.filter(|c| *c > r.threshold)?;
+    Some(
+        at.signal(rules::CPU_HIGH, r, at.name)
+            .summary(format!("CPU load {cpu:.0} %")),
+    )
+}
+
+/// TemperatureHigh: a Celsius sensor above `threshold` °C.
+fn temperature_high(at: &At<'_>, d: &Device, rules: &Rules) -> Vec<Signal> {
+    let Some(r) = rules.get(rules::TEMPERATURE_HIGH) else {
+        return Vec::new();
+    };
+    d.temperatures
+        .iter()
+        .filter(|(_, v)| **v > r.threshold)
+        .map(|(sensor, v)| {
+            at.signal(rules::TEMPERATURE_HIGH, r, &format!("{}/{sensor}", at.name))
+                .summary(format!("sensor {sensor} at {v:.1} °C"))
+                .fact("Sensor", sensor.clone())
+        })
+        .collect()
 }
 
 #[cfg(test)]

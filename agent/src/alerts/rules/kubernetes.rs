@@ -10,7 +10,7 @@ use kube::ResourceExt;
 
 use super::nodes::NodeRules;
 use super::pods::PodRules;
-use super::workloads::{Workload, evaluate_pvc, evaluate_workload};
+use super::workloads::{Workload, pvc_pending_or_lost, workload_unavailable};
 use super::{Context, Rules};
 use crate::alerts::signal::Signal;
 
@@ -67,16 +67,16 @@ impl KubeRules {
             }
         }
         for d in &objects.deployments {
-            evaluate_workload(Workload::Deployment(d), &rules, &self.cx, &mut out);
+            workload_unavailable(Workload::Deployment(d), &rules, &self.cx, &mut out);
         }
         for d in &objects.statefulsets {
-            evaluate_workload(Workload::StatefulSet(d), &rules, &self.cx, &mut out);
+            workload_unavailable(Workload::StatefulSet(d), &rules, &self.cx, &mut out);
         }
         for d in &objects.daemonsets {
-            evaluate_workload(Workload::DaemonSet(d), &rules, &self.cx, &mut out);
+            workload_unavailable(Workload::DaemonSet(d), &rules, &self.cx, &mut out);
         }
         for p in &objects.pvcs {
-            evaluate_pvc(p, &rules, &self.cx, &mut out);
+            pvc_pending_or_lost(p, &rules, &self.cx, &mut out);
         }
         out
     }

@@ -124,10 +124,89 @@ impl PodRules {
         !self.restarts.is_empty()
     }
 
+    /// Every rule over one pod.
     pub fn evaluate(&mut self, pod: &Pod, rules: &Rules, cx: &Context, out: &mut Vec<Signal>) {
         if Self::healthy(pod) {
             return;
         }
+        let at = At::new(pod, cx);
+        if is_evicted(pod) {
+            // an evicted pod is only ever this signal
+            out.extend(evicted(&at, pod, rules));
+            return;
+        }
+        let start = out.len();
+        let now = Instant::now();
+        for c in statuses(pod) {
+            let key = format!("{}/{}/{}", at.ns, at.name, c.name);
+            out.extend(self.crash_looping(&at, c, &key, rules, now));
+            out.extend(oom_killed(&at, c, &key, rules));
+            out.extend(image_pull_failing(&at, c, &key, rules));
+        }
+        out.extend(unschedulable(&at, pod, rules));
+        // NotReady only when nothing more specific explains it
+        if out.len() == start {
+            out.extend(not_ready(&at, pod, rules));
+        }
+    }
+
+    /// PodCrashLooping: a container in CrashLoopBackOff, restarted and failing again, or
+    /// restarted `threshold` times within the window — unless an OOM kill explains it.
+    fn crash_looping(
+        &mut self,
+        at: &At,
+        c: &ContainerStatus,
+        key: &str,
+        rules: &Rules,
+        now: Instant,
+    ) -> Option<Signal> {
+        let r = rules
+            .get(rules::POD_CRASH_LOOPING)
+            .filter(|r| r.applies_to(&at.ns))?;
+        let last = last_terminated(c);
+        let recent = self.restarts_in(key, c.restart_count, r.window, now);
+        // Between back-offs the real kubelet shows the container terminated, or running for
+        // a moment, instead of CrashLoopBackOff: the loop goes on while a restarted
+        // container that last failed is not ready.
+        let still_failing =
+            c.restart_count > 0 && !c.ready && last.is_some_and(|t| t.exit_code != 0);
+        // An OOM kill explains the restarts: that incident says it better.
+        let explained_by_oom = rules
+            .get(rules::POD_OOM_KILLED)
+            .filter(|r| r.applies_to(&at.ns))
+            .is_some()
+            && last.is_some_and(|t| t.reason.as_deref() == Some("OOMKilled"));
+        let looping = waiting_reason(c) == "CrashLoopBackOff"
+            || still_failing
+            || f64::from(recent) >= r.threshold.max(1.0);
+        if explained_by_oom || !looping {
+            return None;
+        }
+        let mut s = at
+            .signal(rules::POD_CRASH_LOOPING, r, key.to_string())
+            .summary(format!(
+                "container {} is crash-looping ({} restarts)",
+                c.name, c.restart_count
+            ))
+            .fact("Restarts", c.restart_count.to_string());
+        if let Some(t) = last {
+            s = s.fact("Last exit code", t.exit_code.to_string());
+        }
+        s.message = termination_message(c);
+        Some(s)
+    }
+}
+
+/// The pod a signal is about: its scope and the node and workload incidents it folds into.
+struct At {
+    ns: String,
+    name: String,
+    scope: Scope,
+    parents: Vec<String>,
+}
+
+impl At {
+    fn new(pod: &Pod, cx: &Context) -> At {
         let ns = pod.metadata.namespace.clone().unwrap_or_default();
         let name = pod.metadata.name.clone().unwrap_or_default();
         let node = pod.spec.as_ref().and_then(|s| s.node_name.clone());
@@ -148,145 +227,172 @@ impl PodRules {
         if let Some(n) = &node {
             parents.extend(node_parents(n));
         }
-        let start = out.len();
-        let mk = |rule: &str, r: &rules::Rule, identity: String| {
-            let mut s = Signal::new(rule, r.severity, scope.clone(), &identity).hold(r.hold);
-            s.parents = parents.clone();
-            s
-        };
-        let status = pod.status.as_ref();
-        let phase = status.and_then(|s| s.phase.as_deref()).unwrap_or("");
-        let reason = status.and_then(|s| s.reason.as_deref()).unwrap_or("");
-        if phase == "Failed" && reason == "Evicted" {
-            if let Some(r) = rules.get(rules::POD_EVICTED).filter(|r| r.applies_to(&ns)) {
-                let msg = status.and_then(|s| s.message.clone()).unwrap_or_default();
-                out.push(
-                    mk(rules::POD_EVICTED, r, format!("{ns}/{name}"))
-                        .summary(format!("pod was evicted: {msg}")),
-                );
-            }
-            return;
-        }
-        let now = Instant::now();
-        for c in statuses(pod) {
-            let key = format!("{ns}/{name}/{}", c.name);
-            let waiting = c.state.as_ref().and_then(|s| s.waiting.as_ref());
-            let wreason = waiting.and_then(|w| w.reason.as_deref()).unwrap_or("");
-            let last = c.last_state.as_ref().and_then(|s| s.terminated.as_ref());
-            // bounded here: it is stored in the state object until delivered
-            let term_msg = last
-                .and_then(|t| t.message.as_deref())
-                .filter(|m| !m.is_empty())
-                .map(|m| m.chars().take(MESSAGE_KEEP).collect::<String>());
-            let oom_rule = rules
-                .get(rules::POD_OOM_KILLED)
-                .filter(|r| r.applies_to(&ns));
-            let oom_last = last.filter(|t| t.reason.as_deref() == Some("OOMKilled"));
-            if let Some(r) = rules
-                .get(rules::POD_CRASH_LOOPING)
-                .filter(|r| r.applies_to(&ns))
-            {
-                let recent = self.restarts_in(&key, c.restart_count, r.window, now);
-                // Between back-offs the real kubelet shows the container terminated, or
-                // running for a moment, instead of CrashLoopBackOff: the loop goes on while a
-                // restarted container that last failed is not ready.
-                let still_failing =
-                    c.restart_count > 0 && !c.ready && last.is_some_and(|t| t.exit_code != 0);
-                // An OOM kill explains the restarts: that incident says it better.
-                let explained_by_oom = oom_rule.is_some() && oom_last.is_some();
-                if !explained_by_oom
-                    && (wreason == "CrashLoopBackOff"
-                        || still_failing
-                        || f64::from(recent) >= r.threshold.max(1.0))
-                {
-                    let exit = last.map(|t| t.exit_code.to_string()).unwrap_or_default();
-                    let mut s = mk(rules::POD_CRASH_LOOPING, r, key.clone())
-                        .summary(format!(
-                            "container {} is crash-looping ({} restarts)",
-                            c.name, c.restart_count
-                        ))
-                        .fact("Restarts", c.restart_count.to_string());
-                    if !exit.is_empty() {
-                        s = s.fact("Last exit code", exit);
-                    }
-                    s.message = term_msg.clone();
-                    out.push(s);
-                }
-            }
-            if let Some(r) = oom_rule
-                && let Some(t) = oom_last
-            {
-                let recent = t
-                    .finished_at
-                    .as_ref()
-                    .is_none_or(|f| ms_ago(f) < r.window.as_millis() as u64);
-                if recent || !c.ready {
-                    // One incident per container: a container killed again and again (the
-                    // real kubelet restarts it with back-off) is one OOM loop, not one
-                    // message per kill.
-                    let mut s = mk(rules::POD_OOM_KILLED, r, format!("{key}/oom"))
-                        .summary(format!(
-                            "container {} was killed for exceeding its memory limit",
-                            c.name
-                        ))
-                        .fact("Restarts", c.restart_count.to_string());
-                    s.message = term_msg.clone();
-                    out.push(s);
-                }
-            }
-            if PULL_REASONS.contains(&wreason)
-                && let Some(r) = rules
-                    .get(rules::POD_IMAGE_PULL)
-                    .filter(|r| r.applies_to(&ns))
-            {
-                let mut s = mk(rules::POD_IMAGE_PULL, r, key.clone())
-                    .summary(format!("container {} cannot start: {wreason}", c.name))
-                    .fact("Image", c.image.clone());
-                s.message = waiting.and_then(|w| w.message.clone());
-                out.push(s);
-            }
-        }
-        let cond = |t: &str| {
-            status
-                .and_then(|s| s.conditions.as_ref())
-                .and_then(|cs| cs.iter().find(|c| c.type_ == t))
-        };
-        if phase == "Pending"
-            && let Some(c) = cond("PodScheduled")
-            && c.status == "False"
-            && c.reason.as_deref() == Some("Unschedulable")
-            && let Some(r) = rules
-                .get(rules::POD_UNSCHEDULABLE)
-                .filter(|r| r.applies_to(&ns))
-        {
-            out.push(
-                mk(rules::POD_UNSCHEDULABLE, r, format!("{ns}/{name}")).summary(format!(
-                    "pod cannot be scheduled: {}",
-                    c.message.clone().unwrap_or_default()
-                )),
-            );
-        }
-        // NotReady only when nothing more specific explains it
-        let all_running = statuses(pod)
-            .iter()
-            .all(|c| c.state.as_ref().is_some_and(|s| s.running.is_some()));
-        if out.len() == start
-            && phase == "Running"
-            && all_running
-            && cond("Ready").is_some_and(|c| c.status != "True")
-            && let Some(r) = rules
-                .get(rules::POD_NOT_READY)
-                .filter(|r| r.applies_to(&ns))
-        {
-            let c = cond("Ready");
-            out.push(
-                mk(rules::POD_NOT_READY, r, format!("{ns}/{name}")).summary(format!(
-                    "pod is running but not ready{}",
-                    c.and_then(|c| c.message.clone())
-                        .map(|m| format!(": {m}"))
-                        .unwrap_or_default()
-                )),
-            );
+        At {
+            ns,
+            name,
+            scope,
+            parents,
         }
     }
+
+    fn signal(&self, rule: &str, r: &rules::Rule, identity: String) -> Signal {
+        let mut s = Signal::new(rule, r.severity, self.scope.clone(), &identity).hold(r.hold);
+        s.parents = self.parents.clone();
+        s
+    }
+
+    fn pod_identity(&self) -> String {
+        format!("{}/{}", self.ns, self.name)
+    }
+}
+
+fn last_terminated(
+    c: &ContainerStatus,
+) -> Option<&k8s_openapi::api::core::v1::ContainerStateTerminated> {
+    c.last_state.as_ref().and_then(|s| s.terminated.as_ref())
+}
+
+fn waiting_reason(c: &ContainerStatus) -> &str {
+    c.state
+        .as_ref()
+        .and_then(|s| s.waiting.as_ref())
+        .and_then(|w| w.reason.as_deref())
+        .unwrap_or("")
+}
+
+/// The last termination's message, bounded: it is stored in the state until delivered.
+fn termination_message(c: &ContainerStatus) -> Option<String> {
+    last_terminated(c)
+        .and_then(|t| t.message.as_deref())
+        .filter(|m| !m.is_empty())
+        .map(|m| m.chars().take(MESSAGE_KEEP).collect::<String>())
+}
+
+fn condition<'a>(
+    pod: &'a Pod,
+    type_: &str,
+) -> Option<&'a k8s_openapi::api::core::v1::PodCondition> {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .and_then(|cs| cs.iter().find(|c| c.type_ == type_))
+}
+
+fn phase(pod: &Pod) -> &str {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.phase.as_deref())
+        .unwrap_or("")
+}
+
+fn is_evicted(pod: &Pod) -> bool {
+    phase(pod) == "Failed"
+        && pod.status.as_ref().and_then(|s| s.reason.as_deref()) == Some("Evicted")
+}
+
+/// PodEvicted: the pod failed with reason Evicted.
+fn evicted(at: &At, pod: &Pod, rules: &Rules) -> Option<Signal> {
+    let r = rules
+        .get(rules::POD_EVICTED)
+        .filter(|r| r.applies_to(&at.ns))?;
+    let msg = pod
+        .status
+        .as_ref()
+        .and_then(|s| s.message.clone())
+        .unwrap_or_default();
+    Some(
+        at.signal(rules::POD_EVICTED, r, at.pod_identity())
+            .summary(format!("pod was evicted: {msg}")),
+    )
+}
+
+/// PodOOMKilled: a container's last termination was OOMKilled, recently or it is not
+/// ready again yet. One incident per container however often it is killed.
+fn oom_killed(at: &At, c: &ContainerStatus, key: &str, rules: &Rules) -> Option<Signal> {
+    let r = rules
+        .get(rules::POD_OOM_KILLED)
+        .filter(|r| r.applies_to(&at.ns))?;
+    let t = last_terminated(c).filter(|t| t.reason.as_deref() == Some("OOMKilled"))?;
+    let recent = t
+        .finished_at
+        .as_ref()
+        .is_none_or(|f| ms_ago(f) < r.window.as_millis() as u64);
+    if !recent && c.ready {
+        return None;
+    }
+    let mut s = at
+        .signal(rules::POD_OOM_KILLED, r, format!("{key}/oom"))
+        .summary(format!(
+            "container {} was killed for exceeding its memory limit",
+            c.name
+        ))
+        .fact("Restarts", c.restart_count.to_string());
+    s.message = termination_message(c);
+    Some(s)
+}
+
+/// PodImagePullFailing: a container waits with an image pull or configuration error.
+fn image_pull_failing(at: &At, c: &ContainerStatus, key: &str, rules: &Rules) -> Option<Signal> {
+    let reason = waiting_reason(c);
+    if !PULL_REASONS.contains(&reason) {
+        return None;
+    }
+    let r = rules
+        .get(rules::POD_IMAGE_PULL)
+        .filter(|r| r.applies_to(&at.ns))?;
+    let mut s = at
+        .signal(rules::POD_IMAGE_PULL, r, key.to_string())
+        .summary(format!("container {} cannot start: {reason}", c.name))
+        .fact("Image", c.image.clone());
+    s.message = c
+        .state
+        .as_ref()
+        .and_then(|s| s.waiting.as_ref())
+        .and_then(|w| w.message.clone());
+    Some(s)
+}
+
+/// PodUnschedulable: Pending, and the scheduler says Unschedulable.
+fn unschedulable(at: &At, pod: &Pod, rules: &Rules) -> Option<Signal> {
+    let c = condition(pod, "PodScheduled")?;
+    if phase(pod) != "Pending"
+        || c.status != "False"
+        || c.reason.as_deref() != Some("Unschedulable")
+    {
+        return None;
+    }
+    let r = rules
+        .get(rules::POD_UNSCHEDULABLE)
+        .filter(|r| r.applies_to(&at.ns))?;
+    Some(
+        at.signal(rules::POD_UNSCHEDULABLE, r, at.pod_identity())
+            .summary(format!(
+                "pod cannot be scheduled: {}",
+                c.message.clone().unwrap_or_default()
+            )),
+    )
+}
+
+/// PodNotReady: running, every container running, and not Ready.
+fn not_ready(at: &At, pod: &Pod, rules: &Rules) -> Option<Signal> {
+    let all_running = statuses(pod)
+        .iter()
+        .all(|c| c.state.as_ref().is_some_and(|s| s.running.is_some()));
+    let c = condition(pod, "Ready").filter(|c| c.status != "True")?;
+    if phase(pod) != "Running" || !all_running {
+        return None;
+    }
+    let r = rules
+        .get(rules::POD_NOT_READY)
+        .filter(|r| r.applies_to(&at.ns))?;
+    Some(
+        at.signal(rules::POD_NOT_READY, r, at.pod_identity())
+            .summary(format!(
+                "pod is running but not ready{}",
+                c.message
+                    .clone()
+                    .map(|m| format!(": {m}"))
+                    .unwrap_or_default()
+            )),
+    )
 }

@@ -50,7 +50,8 @@ impl Workload<'_> {
     }
 }
 
-pub fn evaluate_workload(w: Workload<'_>, rules: &Rules, cx: &Context, out: &mut Vec<Signal>) {
+/// WorkloadUnavailable: more replicas missing than `threshold`.
+pub fn workload_unavailable(w: Workload<'_>, rules: &Rules, cx: &Context, out: &mut Vec<Signal>) {
     let (kind, meta, desired, available) = w.facts();
     let ns = meta.namespace.clone().unwrap_or_default();
     let name = meta.name.clone().unwrap_or_default();
@@ -82,7 +83,8 @@ pub fn evaluate_workload(w: Workload<'_>, rules: &Rules, cx: &Context, out: &mut
     out.push(s);
 }
 
-pub fn evaluate_pvc(
+/// PvcPending and PvcLost: the claim's phase.
+pub fn pvc_pending_or_lost(
     pvc: &PersistentVolumeClaim,
     rules: &Rules,
     cx: &Context,

@@ -3,7 +3,7 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 
-use super::Engine;
+use super::Scheduler;
 use crate::point::{Point, now_ns};
 use crate::sources::Device;
 use crate::sources::snmp::collect::SnmpState;
@@ -13,17 +13,17 @@ pub type Errors = Vec<(String, String)>;
 
 /// Polls the devices once (SNMP and ICMP) and returns the points and the devices whose
 /// polls failed with their errors. All devices start at once: SNMP polls are limited by the
-/// engine's SNMP concurrency limit, ICMP echoes share one socket and are not limited.
-pub async fn collect_once(engine: &Engine, devices: &[Arc<Device>]) -> (Vec<Point>, Errors) {
+/// scheduler's SNMP concurrency limit, ICMP echoes share one socket and are not limited.
+pub async fn collect_once(scheduler: &Scheduler, devices: &[Arc<Device>]) -> (Vec<Point>, Errors) {
     let mut all = Vec::new();
-    let errors = collect_once_each(engine, devices, |p| all.extend(p)).await;
+    let errors = collect_once_each(scheduler, devices, |p| all.extend(p)).await;
     (all, errors)
 }
 
 /// Like [`collect_once`], but hands each device's points to `sink` as soon as they are
 /// collected, so a large cycle never holds every point in memory at once.
 pub async fn collect_once_each(
-    engine: &Engine,
+    scheduler: &Scheduler,
     devices: &[Arc<Device>],
     mut sink: impl FnMut(Vec<Point>),
 ) -> Errors {
@@ -34,14 +34,18 @@ pub async fn collect_once_each(
             let mut errors = Vec::new();
             if d.snmp.is_some() && !d.profiles.is_empty() {
                 let mut state = d.snmp.as_ref().map(SnmpState::new);
-                let (p, _, err) = engine.poll_snmp(&d, state.as_mut(), ts).await;
+                let super::Poll {
+                    points: p,
+                    error: err,
+                    ..
+                } = scheduler.poll_snmp(&d, state.as_mut(), ts).await;
                 if let Some(e) = err {
                     errors.push((d.name.clone(), format!("snmp: {e}")));
                 }
                 points.extend(p);
             }
             if d.icmp.is_some() {
-                let (p, _, _) = engine.poll_icmp(&d, ts).await;
+                let p = scheduler.poll_icmp(&d, ts).await.points;
                 points.extend(p);
             }
             (points, errors)

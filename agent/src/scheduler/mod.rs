@@ -28,9 +28,33 @@ fn unix_ns(t: std::time::SystemTime) -> i64 {
         .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
-/// Shared by all device tasks.
+/// What one poll of one device gave.
+#[derive(Debug)]
+pub struct Poll {
+    pub points: Vec<Point>,
+    pub outcome: PollOutcome,
+    /// Why it failed, for `vigil-agent once`.
+    pub error: Option<String>,
+}
+
+impl Poll {
+    fn failed(duration_s: f64, timeout: bool, error: String) -> Poll {
+        Poll {
+            points: vec![],
+            outcome: PollOutcome {
+                duration_s,
+                ok: false,
+                timeout,
+                late: false,
+            },
+            error: Some(error),
+        }
+    }
+}
+
+/// Runs every device's polls; shared by all device tasks.
 #[derive(Clone)]
-pub struct Engine {
+pub struct Scheduler {
     pub metrics: Arc<Metrics>,
     pub sink: Option<BatcherHandle>,
     /// Device alerting evaluates every poll's points and SNMP outcome, when configured.
@@ -44,7 +68,7 @@ pub fn deadline(interval: Duration) -> Duration {
     interval.mul_f64(0.9)
 }
 
-impl Engine {
+impl Scheduler {
     /// Starts one task per device and source; they stop when `stop` turns true.
     pub fn spawn_all(&self, devices: &[Arc<Device>], stop: &watch::Receiver<bool>) -> JoinSet<()> {
         let mut set = JoinSet::new();
@@ -93,7 +117,9 @@ impl Engine {
             }
             let ts = unix_ns(start_wall + device.interval * k);
             let lateness = Instant::now().saturating_duration_since(due);
-            let (points, outcome, _) = match source {
+            let Poll {
+                points, outcome, ..
+            } = match source {
                 Source::Snmp => self.poll_snmp(&device, snmp_state.as_mut(), ts).await,
                 Source::Icmp => self.poll_icmp(&device, ts).await,
             };
@@ -127,36 +153,13 @@ impl Engine {
         }
     }
 
-    pub async fn poll_snmp(
-        &self,
-        device: &Device,
-        state: Option<&mut SnmpState>,
-        ts: i64,
-    ) -> (Vec<Point>, PollOutcome, Option<String>) {
+    pub async fn poll_snmp(&self, device: &Device, state: Option<&mut SnmpState>, ts: i64) -> Poll {
         let (Some(settings), Some(state)) = (&device.snmp, state) else {
-            return (
-                vec![],
-                PollOutcome {
-                    duration_s: 0.0,
-                    ok: false,
-                    timeout: false,
-                    late: false,
-                },
-                Some("not configured".into()),
-            );
+            return Poll::failed(0.0, false, "not configured".into());
         };
         let started = Instant::now();
         let Ok(_permit) = self.snmp_limit.acquire().await else {
-            return (
-                vec![],
-                PollOutcome {
-                    duration_s: 0.0,
-                    ok: false,
-                    timeout: false,
-                    late: false,
-                },
-                Some("not configured".into()),
-            );
+            return Poll::failed(0.0, false, "not configured".into());
         };
         let limit = deadline(device.interval);
         let result = tokio::time::timeout(limit, snmp::collect(device, settings, state, ts)).await;
@@ -173,68 +176,46 @@ impl Engine {
                         tracing::warn!(device = %device.name, duration_s, values = poll.values, error = %e, "snmp poll failed")
                     }
                 }
-                let err = poll.error.map(|e| e.to_string());
-                (
-                    poll.points,
-                    PollOutcome {
+                Poll {
+                    points: poll.points,
+                    outcome: PollOutcome {
                         duration_s,
                         ok,
                         timeout,
                         late: false,
                     },
-                    err,
-                )
+                    error: poll.error.map(|e| e.to_string()),
+                }
             }
             Err(_) => {
                 tracing::warn!(device = %device.name, deadline = ?limit, "snmp poll exceeded its deadline");
-                (
-                    vec![],
-                    PollOutcome {
-                        duration_s,
-                        ok: false,
-                        timeout: true,
-                        late: false,
-                    },
-                    Some(format!(
-                        "no complete answer within the poll deadline of {limit:?}"
-                    )),
+                Poll::failed(
+                    duration_s,
+                    true,
+                    format!("no complete answer within the poll deadline of {limit:?}"),
                 )
             }
         }
     }
 
-    pub async fn poll_icmp(
-        &self,
-        device: &Device,
-        ts: i64,
-    ) -> (Vec<Point>, PollOutcome, Option<String>) {
+    pub async fn poll_icmp(&self, device: &Device, ts: i64) -> Poll {
         let (Some(settings), Some(pinger)) = (&device.icmp, &self.pinger) else {
-            return (
-                vec![],
-                PollOutcome {
-                    duration_s: 0.0,
-                    ok: false,
-                    timeout: false,
-                    late: false,
-                },
-                Some("not configured".into()),
-            );
+            return Poll::failed(0.0, false, "not configured".into());
         };
         let started = Instant::now();
         let stats = pinger.ping(&device.address, settings).await;
         let duration_s = started.elapsed().as_secs_f64();
         let ok = stats.received > 0;
         tracing::debug!(device = %device.name, duration_s, sent = stats.transmitted, received = stats.received, "icmp poll");
-        let err = (!ok).then(|| format!("no echo reply ({} sent)", stats.transmitted));
-        (
-            vec![icmp::point(device, &stats, ts)],
-            PollOutcome {
+        Poll {
+            points: vec![icmp::point(device, &stats, ts)],
+            outcome: PollOutcome {
                 duration_s,
                 ok,
                 timeout: !ok,
                 late: false,
             },
-            err,
-        )
+            error: (!ok).then(|| format!("no echo reply ({} sent)", stats.transmitted)),
+        }
     }
 }
