@@ -12,14 +12,16 @@
 #![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use serde_json::json;
-use vigil_tests::{FakeKubelet, SlackRecorder, client_from_kubeconfig, eventually};
+use vigil_tests::{
+    ChildProcess, FakeKubelet, SlackRecorder, client_from_kubeconfig, eventually, unique,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_vigil-agent");
 
@@ -30,38 +32,19 @@ fn env_usize(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-fn unique(prefix: &str) -> String {
-    let n = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!("{prefix}-{:05x}", (n ^ std::process::id()) & 0xfffff)
-}
-
-struct Agent(Child);
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_agent(kubeconfig: &Path, config: &Path, node: Option<&str>, log: &Path) -> Agent {
-    let out = std::fs::File::create(log).unwrap();
+fn start_agent(kubeconfig: &Path, config: &Path, node: Option<&str>, log: &Path) -> ChildProcess {
+    let _ = std::fs::remove_file(log);
     let mut cmd = Command::new(BIN);
     cmd.args(["cluster", "--config"])
         .arg(config)
         .env("KUBECONFIG", kubeconfig)
         .env("VIGIL_LOG", "info,kube=warn")
         .env_remove("NODE_NAME")
-        .env_remove("POD_NAME")
-        .stdout(Stdio::null())
-        .stderr(out);
+        .env_remove("POD_NAME");
     if let Some(n) = node {
         cmd.arg("--node").arg(n);
     }
-    Agent(cmd.spawn().unwrap())
+    ChildProcess::spawn(cmd, log.to_path_buf())
 }
 
 fn config(dir: &Path, ns: &str, api: &str, pool: &str, extra: &str) -> PathBuf {
@@ -274,7 +257,7 @@ async fn scale(sb: &vigil_tests::Sandbox, client: &kube::Client, dir: &Path) {
         let cfg = config(dir, &ns, &rec.api_url(), kubelet.pool(), &extra);
         let log = dir.join("agent-scale.log");
         let agent = start_agent(&sb.kubeconfig, &cfg, node.as_deref(), &log);
-        let pid = agent.0.id();
+        let pid = agent.id();
         let t = Instant::now();
         let want = if node.is_some() { 2 } else { 1 };
         eventually("watchers synced", Duration::from_secs(300), || async {

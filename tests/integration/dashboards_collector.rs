@@ -3,7 +3,7 @@
 //! fresh InfluxDB 1.x database; alert state changes as the alerting role writes them.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -17,7 +17,6 @@ use vigil_agent::sources::icmp::Pinger;
 use vigil_agent::telemetry::Metrics;
 use vigil_tests::Sandbox;
 
-use crate::unique;
 
 /// Devices polled over SNMP that answer, and the recording or agent behind each.
 pub const SNMP_DEVICES: &[(&str, &str)] = &[
@@ -33,28 +32,7 @@ pub const ICMP_HOSTS: &[&str] = &["up", "slow", "lossy", "down"];
 /// The device the per-device dashboards are shown for: it has every kind of data.
 pub const SHOWN_DEVICE: &str = "fw-pa5000";
 
-/// A directory under the system temp dir, removed when dropped.
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    pub fn new() -> TempDir {
-        let d = std::env::temp_dir().join(unique("vigil-dashboards"));
-        std::fs::create_dir_all(&d).expect("temp dir");
-        TempDir(d)
-    }
-
-    pub fn secret(&self, name: &str, value: &str) -> String {
-        let p = self.0.join(name);
-        std::fs::write(&p, value).expect("write secret file");
-        format!("{{file: {}}}", p.display())
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+pub use vigil_tests::TempDir;
 
 pub fn collector_config(sb: &Sandbox, dir: &TempDir, db: &str) -> String {
     // each simulated device on its own address where the sandbox offers one

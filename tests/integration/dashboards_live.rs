@@ -117,7 +117,7 @@ fn threshold_colour(thresholds: &Value, value: f64) -> String {
 async fn every_panel_shows_live_data_and_the_overview_shows_the_down_host_down() {
     let sb = require_sandbox!();
     let (influx, _drop_database) = Influx::fresh(&sb.influxdb_url, "dashboards").await;
-    let dir = TempDir::new();
+    let dir = TempDir::new("dashboards");
     let config = dir.0.join("collector.yaml");
     std::fs::write(&config, collector_config(sb, &dir, &influx.db)).expect("write config");
     let started = now_ms();

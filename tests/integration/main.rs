@@ -10,17 +10,7 @@ mod real_kubelet;
 mod snmp;
 mod tenant_alerts;
 
-/// A short suffix that keeps names unique across tests and runs sharing one sandbox.
-fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    format!(
-        "{prefix}-{:06x}",
-        (nanos as u64 ^ u64::from(std::process::id())) & 0xff_ffff
-    )
-}
+use vigil_tests::unique;
 
 /// The manifests `vigil tenant render` builds for a tenant file's text, as (kind, name, JSON).
 fn render(

@@ -126,14 +126,6 @@ pub fn pool_placement(pool: &str) -> (BTreeMap<String, String>, Toleration) {
     )
 }
 
-fn unique_pool(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or_default();
-    format!("{prefix}-{:05x}", (nanos ^ std::process::id()) & 0xfffff)
-}
-
 impl FakeKubelet {
     /// How often node heartbeats and leases are renewed.
     pub const HEARTBEAT: Duration = Duration::from_secs(2);
@@ -155,7 +147,7 @@ impl FakeKubelet {
         labels: &[(&str, &str)],
         taints: &[(&str, &str, &str)],
     ) -> anyhow::Result<Self> {
-        let pool = unique_pool(prefix);
+        let pool = crate::unique(prefix);
         let node_names: Vec<String> = (0..nodes).map(|i| format!("{pool}-{i}")).collect();
         let api: Api<Node> = Api::all(client.clone());
         for (i, name) in node_names.iter().enumerate() {

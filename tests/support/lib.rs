@@ -4,8 +4,10 @@
 
 mod fake_kubelet;
 mod flows;
+mod influx;
 pub mod netpol;
 mod sandbox;
+mod scratch;
 mod slack_recorder;
 mod snmpsim;
 mod wait;
@@ -14,7 +16,9 @@ pub use fake_kubelet::{
     FAULT_ANNOTATION, FakeKubelet, Fault, POOL_KEY, Pressure, list_pods, pool_placement,
 };
 pub use flows::{FlowError, FlowRecorder, ObservedFlow};
+pub use influx::{InfluxError, create_database, influxql, rows};
 pub use sandbox::{Images, Sandbox, SandboxError, client_from_kubeconfig, in_ci, sandbox};
+pub use scratch::{ChildProcess, TempDir, free_port, unique};
 pub use slack_recorder::{
     Failure as SlackFailure, Recorded, SlackRecorder, parents, replies, resolved_replies,
     thread_resolved, updates, wait_for,

@@ -1,7 +1,8 @@
-//! Shared helpers: temporary directories, configurations, running the agent binary.
+//! Shared helpers of the agent's tests: configurations, one collection cycle, the agent
+//! binary as a child process (temp dirs, ports and InfluxQL come from vigil-tests).
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,49 +13,11 @@ use vigil_agent::scheduler::{Scheduler, collect_once};
 use vigil_agent::schema::Schema;
 use vigil_agent::sources::icmp::Pinger;
 use vigil_agent::telemetry::Metrics;
+use vigil_tests::ChildProcess;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_vigil-agent");
 
-/// A fresh directory under the system temp dir, removed when dropped.
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    pub fn new(name: &str) -> TempDir {
-        let d = std::env::temp_dir().join(format!(
-            "vigil-it-{name}-{}-{}",
-            std::process::id(),
-            rand_suffix()
-        ));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        TempDir(d)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-
-    /// Writes a file and returns its path.
-    pub fn file(&self, name: &str, content: &str) -> PathBuf {
-        let p = self.0.join(name);
-        std::fs::write(&p, content).unwrap();
-        p
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn rand_suffix() -> u64 {
-    use std::time::{SystemTime, UNIX_EPOCH};
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos() as u64
-}
+pub use vigil_tests::{TempDir, free_port, influxql, rows};
 
 /// Loads a configuration written into `dir`.
 pub fn config(dir: &TempDir, yaml: &str) -> Config {
@@ -93,63 +56,21 @@ pub fn assert_schema(points: &[Point], device_tags: &[&str]) {
     }
 }
 
-/// A running `vigil-agent run`, killed when dropped.
-pub struct Agent {
-    pub child: Child,
-    pub log: PathBuf,
-}
+/// A running `vigil-agent run`, killed (SIGKILL) when dropped.
+pub struct Agent(pub ChildProcess);
 
 impl Agent {
     pub fn start(config: &Path, log: PathBuf) -> Agent {
-        let out = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log)
-            .unwrap();
-        let child = Command::new(BIN)
-            .args(["run", "--config"])
+        let mut cmd = Command::new(BIN);
+        cmd.args(["run", "--config"])
             .arg(config)
-            .env("VIGIL_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(out)
-            .spawn()
-            .unwrap();
-        Agent { child, log }
+            .env("VIGIL_LOG", "info");
+        Agent(ChildProcess::spawn(cmd, log))
     }
 
     /// SIGTERM and wait for a clean exit.
     pub fn stop(mut self) {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                assert!(
-                    status.success(),
-                    "agent exited with {status}; log:\n{}",
-                    self.log_text()
-                );
-                return;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "agent did not stop on SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    pub fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.0.terminate(Duration::from_secs(20));
     }
 }
 
@@ -169,43 +90,4 @@ pub async fn metric(listen: &str, name: &str) -> Result<f64, String> {
                 .and_then(|v| v.parse().ok())
         })
         .ok_or_else(|| format!("{name} not in /metrics"))
-}
-
-/// A free loopback TCP port.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Runs an InfluxQL query against an InfluxDB 1.x and returns the JSON answer.
-pub async fn influxql(url: &str, db: &str, q: &str) -> Result<serde_json::Value, String> {
-    let r = vigil_tests::http()
-        .get(format!("{url}/query"))
-        .query(&[("db", db), ("q", q), ("epoch", "ns")])
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    let status = r.status();
-    let v: serde_json::Value = r.json().await.map_err(|e| e.to_string())?;
-    if !status.is_success() {
-        return Err(format!("{status}: {v}"));
-    }
-    Ok(v)
-}
-
-/// The rows (`values`) of the first series of an InfluxQL answer.
-pub fn rows(v: &serde_json::Value) -> Vec<Vec<serde_json::Value>> {
-    v["results"][0]["series"]
-        .as_array()
-        .map(|series| {
-            series
-                .iter()
-                .flat_map(|s| s["values"].as_array().cloned().unwrap_or_default())
-                .map(|r| r.as_array().cloned().unwrap_or_default())
-                .collect()
-        })
-        .unwrap_or_default()
 }

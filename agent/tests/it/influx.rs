@@ -63,7 +63,8 @@ devices:
                 &db,
                 "SELECT count(ifOperStatus) FROM interface WHERE device = 'switch'",
             )
-            .await?;
+            .await
+            .map_err(|e| format!("{e:#}"))?;
             let r = rows(&v);
             let n = r
                 .first()
@@ -113,7 +114,8 @@ devices:
             &db,
             "SELECT last(percent_packet_loss) FROM ping WHERE device = 'up'",
         )
-        .await?;
+        .await
+        .map_err(|e| format!("{e:#}"))?;
         let loss = rows(&v)
             .first()
             .and_then(|r| r.get(1))
@@ -127,7 +129,8 @@ devices:
             &db,
             "SELECT last(points_written) FROM vigil_agent WHERE agent = 'it-v1'",
         )
-        .await?;
+        .await
+        .map_err(|e| format!("{e:#}"))?;
         let w = rows(&v)
             .first()
             .and_then(|r| r.get(1))

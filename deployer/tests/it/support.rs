@@ -69,11 +69,7 @@ pub fn scratch(name: &str) -> PathBuf {
 
 /// A unique tenant name (tests run concurrently against one cluster).
 pub fn tenant_name(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or_default();
-    format!("{prefix}-{:05x}", (nanos ^ std::process::id()) & 0xfffff)
+    vigil_tests::unique(prefix)
 }
 
 /// The `spec.placement` YAML for a fake-kubelet pool.

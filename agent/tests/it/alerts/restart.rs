@@ -4,7 +4,7 @@ use vigil_tests::{Fault, require_sandbox, wait_for};
 
 use vigil_agent::alerts::store::Store;
 
-use crate::alerts_common::*;
+use super::common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_mid_incident_neither_duplicates_nor_loses_the_resolve() {

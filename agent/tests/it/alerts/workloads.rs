@@ -7,7 +7,7 @@ use kube::api::{Api, DeleteParams, PostParams};
 use serde_json::json;
 use vigil_tests::{Fault, list_pods, require_sandbox, wait_for};
 
-use crate::alerts_common::*;
+use super::common::*;
 use crate::common::{influxql, rows, secret};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -156,7 +156,8 @@ spool: {{dir: {spool}}}
             &db,
             "SELECT \"state\", \"tenant\", \"firing\" FROM alerts WHERE \"rule\" = 'WorkloadUnavailable'",
         )
-        .await?;
+        .await
+        .map_err(|e| format!("{e:#}"))?;
         let r = rows(&v);
         let states: Vec<String> = r.iter().map(|row| row[1].as_str().unwrap_or("").to_string()).collect();
         if states == ["firing", "resolved"] && r.iter().all(|row| row[2] == json!("acme")) {

@@ -8,7 +8,7 @@ use vigil_tests::{
     Recorded, Sandbox, SetValue, SlackRecorder, SnmpSim, eventually, require_sandbox,
 };
 
-use crate::alerts_common::{LONG, parents, resolved_replies, thread_resolved};
+use super::common::{LONG, parents, resolved_replies, thread_resolved};
 use crate::common::{Agent, TempDir, free_port, metric, secret};
 use crate::influxd::Influxd;
 

@@ -7,7 +7,7 @@ use vigil_tests::{Pressure, require_sandbox, wait_for};
 
 use vigil_agent::alerts::store::Store;
 
-use crate::alerts_common::*;
+use super::common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leader_failover_continues_without_duplicates_or_missed_resolves() {

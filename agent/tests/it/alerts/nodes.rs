@@ -3,7 +3,7 @@
 //! its unreachable taint and its pods' alerts folded into that incident's thread.
 use vigil_tests::{Pressure, require_sandbox, wait_for};
 
-use crate::alerts_common::*;
+use super::common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pressure_and_a_dead_node_with_five_pods_are_one_incident_each() {

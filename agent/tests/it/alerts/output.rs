@@ -6,7 +6,7 @@ use kube::api::{Api, PostParams};
 use serde_json::json;
 use vigil_tests::{SlackRecorder, require_sandbox};
 
-use crate::alerts_common::*;
+use super::common::*;
 use crate::common::{TempDir, free_port, influxql, metric, secret};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

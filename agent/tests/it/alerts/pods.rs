@@ -8,7 +8,7 @@ use kube::api::{Api, DeleteParams, PostParams};
 use serde_json::json;
 use vigil_tests::{Fault, require_sandbox, wait_for};
 
-use crate::alerts_common::*;
+use super::common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_pod_rule_fires_once_and_resolves_once_in_its_thread() {

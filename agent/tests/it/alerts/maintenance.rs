@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use vigil_agent::alerts::state::StateDoc;
 use vigil_tests::{Fault, eventually, require_sandbox, wait_for};
 
-use crate::alerts_common::*;
+use super::common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn maintenance_window_suppresses_and_summarises() {

@@ -1,27 +1,21 @@
 //! Helpers for the alerting tests: a unique namespace per test, pods placed on a fake
 //! kubelet's pool, the cluster agent as a child process, and its configuration.
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::api::{Api, DeleteParams, PostParams};
 use serde_json::json;
-use vigil_tests::{FakeKubelet, Sandbox, SlackRecorder};
+use vigil_tests::{ChildProcess, FakeKubelet, Sandbox, SlackRecorder};
 pub use vigil_tests::{parents, replies, resolved_replies, thread_resolved, updates};
+
+pub use vigil_tests::unique;
 
 use crate::common::{BIN, TempDir};
 
 pub const LONG: Duration = Duration::from_secs(90);
-
-pub fn unique(prefix: &str) -> String {
-    let n = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!("{prefix}-{:05x}", (n ^ std::process::id()) & 0xfffff)
-}
 
 /// A namespace deleted when the test ends.
 pub struct Ns {
@@ -145,10 +139,7 @@ pub async fn running(client: &kube::Client, ns: &str, name: &str) {
 }
 
 /// The cluster agent as a child process, killed (SIGKILL) when dropped.
-pub struct Agent {
-    child: Child,
-    pub log: PathBuf,
-}
+pub struct Agent(ChildProcess);
 
 impl Agent {
     pub fn start(
@@ -158,12 +149,6 @@ impl Agent {
         node: Option<&str>,
         tag: &str,
     ) -> Agent {
-        let log = dir.path().join(format!("agent-{tag}.log"));
-        let out = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log)
-            .unwrap();
         let mut cmd = Command::new(BIN);
         cmd.arg("cluster")
             .arg("--config")
@@ -171,32 +156,23 @@ impl Agent {
             .env("KUBECONFIG", &sb.kubeconfig)
             .env("VIGIL_LOG", "info,kube=warn")
             .env_remove("NODE_NAME")
-            .env_remove("POD_NAME")
-            .stdout(Stdio::null())
-            .stderr(out);
+            .env_remove("POD_NAME");
         if let Some(n) = node {
             cmd.arg("--node").arg(n);
         }
-        Agent {
-            child: cmd.spawn().unwrap(),
-            log,
-        }
+        Agent(ChildProcess::spawn(
+            cmd,
+            dir.path().join(format!("agent-{tag}.log")),
+        ))
     }
 
     /// A crash: SIGKILL, nothing flushed.
     pub fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.0.kill();
     }
 
     pub fn logs(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        self.kill();
+        self.0.logs()
     }
 }
 

@@ -7,7 +7,7 @@ use serde_json::json;
 use vigil_agent::sinks::slack::limits;
 use vigil_tests::{SlackRecorder, client_from_kubeconfig, require_sandbox, wait_for};
 
-use crate::alerts_common::*;
+use super::common::*;
 use crate::common::TempDir;
 
 const EVIL: &str =

@@ -5,7 +5,7 @@
 use serde_json::json;
 use vigil_tests::{Fault, SlackRecorder, list_pods, require_sandbox, wait_for};
 
-use crate::alerts_common::*;
+use super::common::*;
 use crate::common::TempDir;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
