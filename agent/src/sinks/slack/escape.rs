@@ -191,23 +191,6 @@ pub fn plain(s: &str) -> String {
     out
 }
 
-/// Escapes `&`, `<` and `>` for Slack (the renderer's escape until it neutralises values
-/// per position).
-pub fn slack(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            // control characters other than newline and tab would break messages
-            c if c.is_control() && c != '\n' && c != '\t' => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// The body of a JSON string literal (no quotes), for values placed into templates.
 pub fn json_str(s: &str) -> String {
     let quoted = serde_json::Value::String(s.to_string()).to_string();

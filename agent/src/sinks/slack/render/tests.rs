@@ -91,3 +91,39 @@ fn a_tenant_can_override_a_template_and_values_stay_escaped() {
     assert!(e.contains("firing") && e.contains("firing.hbs"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_tenant_template_gets_verbatim_and_safe_values_in_any_position() {
+    let dir = std::env::temp_dir().join(format!("vigil-tpl-verbatim-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // written for the default escaping only: `{{message}}` inside a code block
+    std::fs::write(
+        dir.join("firing.hbs"),
+        r#"{"blocks": [
+            {"type": "header", "text": {"type": "plain_text", "text": "{{plain title}} {{title}}"}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": "```{{message}}```"}},
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": "{{code tenant}}"}]}
+        ]}"#,
+    )
+    .unwrap();
+    let r = Renderer::new("test", &BTreeMap::from([("acme".to_string(), dir.clone())])).unwrap();
+    let mut n = note(Kind::Firing, Some("a```*b*\u{202e}".into()));
+    n.signal.rule = "R_*x*".into();
+    n.signal.scope.tenant = Some("acme".into());
+    let v = r.render("firing", &n).unwrap();
+    assert_eq!(
+        v["blocks"][0]["text"]["text"],
+        "R_*x* Pod/&lt;!channel&gt; R\u{2cd}\u{2217}x\u{2217} Pod/&lt;!channel&gt;"
+    );
+    assert!(
+        v["blocks"][0]["text"].get("verbatim").is_none(),
+        "plain_text has none"
+    );
+    assert_eq!(
+        v["blocks"][1]["text"],
+        json!({"type": "mrkdwn", "verbatim": true, "text": "```a\u{2cb}\u{2cb}\u{2cb}\u{2217}b\u{2217}```"})
+    );
+    assert_eq!(v["blocks"][2]["elements"][0]["text"], "acme");
+    assert_eq!(v["blocks"][2]["elements"][0]["verbatim"], true);
+    let _ = std::fs::remove_dir_all(&dir);
+}
