@@ -1,16 +1,22 @@
 //! Block Kit payloads from handlebars templates. The templates shipped in the crate
 //! (`agent/templates/slack/*.hbs`) can be overridden per tenant by files of the same name
-//! in a directory. Every `{{value}}` is escaped for Slack and for JSON, so untrusted text
-//! can neither mention nor link nor break the payload; Slack's limits are enforced after
-//! rendering.
+//! in a directory. Every value is neutralised for its position ([`escape`]) and for
+//! JSON: `{{value}}` for mrkdwn text (the safe default anywhere), `{{code value}}` inside
+//! a code span or block, `{{plain value}}` in `plain_text`. Untrusted text can neither
+//! mention, link, format, hide or reorder text, nor break the payload. After rendering,
+//! every mrkdwn text object gets `"verbatim": true` and Slack's limits are enforced.
+//!
+//! [`escape`]: super::escape
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
-use handlebars::Handlebars;
+use handlebars::{
+    Context, Handlebars, Helper, HelperDef, HelperResult, Output, RenderContext, RenderErrorReason,
+};
 use serde_json::{Value, json};
 
-use super::escape::{json_str, slack, truncate};
+use super::escape::{self, Lines, clean, fit, json_str};
 use super::limits;
 use vigil_contract::alert_state::{Kind, Notification, Severity};
 
@@ -30,8 +36,18 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ),
 ];
 
-/// Longest termination message put into a payload before the limits pass.
+/// Budgets of the values, in escaped characters, so that the built-in templates stay
+/// within Slack's limits before [`limits::enforce`] has to cut them (a cut there could end
+/// a text inside a code span).
+const RULE: usize = 200;
+const OBJECT: usize = 300;
+const SUMMARY: usize = 1000;
+const NAME: usize = 100;
+const VALUE: usize = 300;
+const SOURCE: usize = 200;
+/// Longest termination message put into a payload (its section holds 3,000).
 const MESSAGE: usize = 2800;
+const LINES: usize = 2900;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
@@ -55,10 +71,46 @@ pub struct Renderer {
     source: String,
 }
 
+/// `{{code value}}` and `{{plain value}}`: the value escaped for that position and JSON.
+/// The output is written as is, not escaped again by the registry's escape function.
+struct Position {
+    name: &'static str,
+    escape: fn(&str) -> String,
+}
+
+impl HelperDef for Position {
+    fn call<'reg: 'rc, 'rc>(
+        &self,
+        h: &Helper<'rc>,
+        _: &'reg Handlebars<'reg>,
+        _: &'rc Context,
+        _: &mut RenderContext<'reg, 'rc>,
+        out: &mut dyn Output,
+    ) -> HelperResult {
+        let value = h
+            .param(0)
+            .ok_or(RenderErrorReason::ParamNotFoundForIndex(self.name, 0))?
+            .value();
+        let text = match value {
+            Value::String(s) => s.clone(),
+            Value::Null => String::new(),
+            v => v.to_string(),
+        };
+        out.write(&json_str(&(self.escape)(&text)))?;
+        Ok(())
+    }
+}
+
 fn registry(dir: Option<&Path>) -> Result<Handlebars<'static>, RenderError> {
     let mut hb = Handlebars::new();
     hb.set_strict_mode(false);
-    hb.register_escape_fn(|s| json_str(&slack(s)));
+    hb.register_escape_fn(|s| json_str(&escape::mrkdwn(s)));
+    for (name, escape) in [
+        ("code", escape::code as fn(&str) -> String),
+        ("plain", escape::plain),
+    ] {
+        hb.register_helper(name, Box::new(Position { name, escape }));
+    }
     for (name, text) in TEMPLATES {
         let (text, at) = match dir.map(|d| d.join(format!("{name}.hbs"))) {
             Some(p) if p.is_file() => (
@@ -130,59 +182,7 @@ impl Renderer {
             .as_ref()
             .and_then(|t| self.tenants.get(t))
             .unwrap_or(&self.default);
-        let mut fields = vec![json!({"name": "Object", "value": s.scope.object})];
-        for (k, v) in [
-            ("Tenant", &s.scope.tenant),
-            ("Namespace", &s.scope.namespace),
-            ("Workload", &s.scope.workload),
-            ("Node", &s.scope.node),
-            ("Device", &s.scope.device),
-        ] {
-            if let Some(v) = v {
-                fields.push(json!({"name": k, "value": truncate(v, 300)}));
-            }
-        }
-        for (k, v) in &s.facts {
-            fields.push(json!({"name": truncate(k, 100), "value": truncate(v, 300)}));
-        }
-        fields.truncate(10);
-        let duration = human(n.duration_s());
-        let headline = match n.kind {
-            Kind::Firing => format!("{} {} fired", emoji(s.severity), s.rule),
-            Kind::Resolved => format!("✅ resolved after {duration}"),
-            Kind::Repeat => format!("🔁 still firing after {duration}"),
-            Kind::Flapping => {
-                "〰️ flapping: keeps firing and resolving; held open until it is quiet".into()
-            }
-            Kind::Folded => format!("↳ {} {}", emoji(s.severity), s.rule),
-            Kind::FoldedResolved => format!("↳ ✅ {} resolved after {duration}", s.rule),
-            Kind::Maintenance | Kind::Digest => s.summary.clone(),
-        };
-        let mut lines = n.lines.join("\n");
-        if lines.is_empty() {
-            lines = "nothing".into();
-        }
-        let ctx = json!({
-            "kind": n.kind.as_str(),
-            "rule": s.rule,
-            "severity": s.severity.as_str(),
-            "emoji": emoji(s.severity),
-            "title": match n.kind {
-                Kind::Maintenance | Kind::Digest => s.summary.clone(),
-                _ => format!("{} {}", s.rule, s.scope.object),
-            },
-            "summary": truncate(&s.summary, 1000),
-            "object": truncate(&s.scope.object, 300),
-            "tenant": s.scope.tenant,
-            "fields": fields,
-            "message": s.message.as_ref().map(|m| truncate(m, MESSAGE)),
-            "started": time(n.started_ms),
-            "at": time(n.at_ms),
-            "duration": duration,
-            "headline": headline,
-            "lines": truncate(&lines, 2900),
-            "source": self.source,
-        });
+        let ctx = context(n, &self.source);
         let text = hb
             .render(template, &ctx)
             .map_err(|e| RenderError::Template {
@@ -194,105 +194,104 @@ impl Renderer {
             name: template.to_string(),
             source,
         })?;
+        verbatim(&mut v);
         limits::enforce(&mut v);
         Ok(v)
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use vigil_contract::alert_state::{Scope, Signal};
+fn one(s: &str, max: usize) -> String {
+    fit(&clean(s, Lines::One), max)
+}
 
-    fn note(kind: Kind, message: Option<String>) -> Notification {
-        let mut s = Signal::new(
-            "PodCrashLooping",
-            Severity::Critical,
-            Scope {
-                namespace: Some("shop".into()),
-                object: "Pod/<!channel>".into(),
-                ..Default::default()
-            },
-            "x",
-        )
-        .summary("container \"api\" <@U024BE7LH> restarted")
-        .fact("restarts", "7");
-        s.message = message;
-        Notification {
-            seq: 1,
-            kind,
-            incident: "k".into(),
-            thread: "k".into(),
-            signal: s,
-            started_ms: 1_800_000_000_000,
-            at_ms: 1_800_000_090_000,
-            lines: vec![],
+/// The values a template can interpolate: every one [`clean`]ed (one line, except a
+/// termination message and the lines of a summary) and cut with [`fit`] to its budget.
+fn context(n: &Notification, source: &str) -> Value {
+    let s = &n.signal;
+    let rule = one(&s.rule, RULE);
+    let object = one(&s.scope.object, OBJECT);
+    let summary = one(&s.summary, SUMMARY);
+    let mut fields = vec![json!({"name": "Object", "value": object})];
+    for (k, v) in [
+        ("Tenant", &s.scope.tenant),
+        ("Namespace", &s.scope.namespace),
+        ("Workload", &s.scope.workload),
+        ("Node", &s.scope.node),
+        ("Device", &s.scope.device),
+    ] {
+        if let Some(v) = v {
+            fields.push(json!({"name": k, "value": one(v, VALUE)}));
         }
     }
-
-    #[test]
-    fn every_template_renders_valid_escaped_json() {
-        let r = Renderer::new("test", &BTreeMap::new()).unwrap();
-        for t in ["firing", "resolved", "reply", "summary"] {
-            let v = r
-                .render(
-                    t,
-                    &note(Kind::Firing, Some("boom \"quoted\"\n<!here>".into())),
-                )
-                .unwrap();
-            let text = v.to_string();
-            assert!(
-                !text.contains("<!channel>") && !text.contains("<@U") && !text.contains("<!here>"),
-                "{t}: {text}"
-            );
-            assert!(limits::violations(&v).is_empty());
+    for (k, v) in &s.facts {
+        fields.push(json!({"name": one(k, NAME), "value": one(v, VALUE)}));
+    }
+    fields.truncate(limits::MAX_FIELDS);
+    let duration = human(n.duration_s());
+    let sev = emoji(s.severity);
+    let headline = match n.kind {
+        Kind::Firing => format!("{sev} {rule} fired"),
+        Kind::Resolved => format!("✅ resolved after {duration}"),
+        Kind::Repeat => format!("🔁 still firing after {duration}"),
+        Kind::Flapping => {
+            "〰️ flapping: keeps firing and resolving; held open until it is quiet".into()
         }
+        Kind::Folded => format!("↳ {sev} {rule}"),
+        Kind::FoldedResolved => format!("↳ ✅ {rule} resolved after {duration}"),
+        Kind::Maintenance | Kind::Digest => summary.clone(),
+    };
+    let lines: Vec<String> = n.lines.iter().map(|l| clean(l, Lines::One)).collect();
+    let mut lines = fit(&lines.join("\n"), LINES);
+    if lines.is_empty() {
+        lines = "nothing".into();
     }
+    // a message with nothing left to show gets no (empty) code block
+    let message = s
+        .message
+        .as_deref()
+        .map(|m| clean(m, Lines::Many))
+        .filter(|m| !m.trim().is_empty())
+        .map(|m| fit(&m, MESSAGE));
+    json!({
+        "kind": n.kind.as_str(),
+        "rule": rule,
+        "severity": s.severity.as_str(),
+        "emoji": sev,
+        "title": match n.kind {
+            Kind::Maintenance | Kind::Digest => summary.clone(),
+            _ => format!("{rule} {object}"),
+        },
+        "summary": summary,
+        "object": object,
+        "tenant": s.scope.tenant.as_deref().map(|t| one(t, NAME)),
+        "fields": fields,
+        "message": message,
+        "started": time(n.started_ms),
+        "at": time(n.at_ms),
+        "duration": duration,
+        "headline": headline,
+        "lines": lines,
+        "source": one(source, SOURCE),
+    })
+}
 
-    #[test]
-    fn a_10000_char_termination_message_stays_within_limits() {
-        let r = Renderer::new("test", &BTreeMap::new()).unwrap();
-        let v = r
-            .render("firing", &note(Kind::Firing, Some("E".repeat(10_000))))
-            .unwrap();
-        assert!(limits::violations(&v).is_empty());
-        assert!(v.to_string().contains("E…"));
-    }
-
-    #[test]
-    fn a_tenant_can_override_a_template_and_values_stay_escaped() {
-        let dir = std::env::temp_dir().join(format!("vigil-tpl-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(
-            dir.join("firing.hbs"),
-            r#"{"text": "ACME {{object}}", "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "ACME: {{summary}}"}}]}"#,
-        )
-        .unwrap();
-        let r =
-            Renderer::new("test", &BTreeMap::from([("acme".to_string(), dir.clone())])).unwrap();
-        let mut n = note(Kind::Firing, None);
-        let default = r.render("firing", &n).unwrap();
-        assert!(!default.to_string().contains("ACME"));
-        n.signal.scope.tenant = Some("acme".into());
-        let acme = r.render("firing", &n).unwrap();
-        assert!(
-            acme["text"]
-                .as_str()
-                .unwrap()
-                .starts_with("ACME Pod/&lt;!channel&gt;"),
-            "{acme}"
-        );
-        let resolved = r.render("resolved", &n).unwrap();
-        assert!(
-            !resolved.to_string().contains("ACME"),
-            "other templates stay built in"
-        );
-        std::fs::write(dir.join("firing.hbs"), "{{#if}}").unwrap();
-        let e = Renderer::new("test", &BTreeMap::from([("acme".to_string(), dir.clone())]))
-            .err()
-            .unwrap()
-            .to_string();
-        assert!(e.contains("firing") && e.contains("firing.hbs"), "{e}");
-        let _ = std::fs::remove_dir_all(&dir);
+/// Sets `"verbatim": true` on every mrkdwn text object, whatever the (possibly tenant's)
+/// template says: Slack then neither links bare URLs nor `#channel` names, nor parses
+/// mentions in the text.
+fn verbatim(v: &mut Value) {
+    match v {
+        Value::Object(o) => {
+            if o.get("type").and_then(Value::as_str) == Some("mrkdwn") && o.contains_key("text") {
+                o.insert("verbatim".into(), Value::Bool(true));
+            }
+            o.values_mut().for_each(verbatim);
+        }
+        Value::Array(a) => a.iter_mut().for_each(verbatim),
+        _ => {}
     }
 }
+
+#[cfg(test)]
+mod hostile;
+#[cfg(test)]
+mod tests;
