@@ -36,8 +36,79 @@ pub enum Error {
     NotManaged(String),
     #[error("tenant {0} already exists; change it with `vigil tenant apply -f FILE`")]
     Exists(String),
+    #[error(
+        "network policy mode kubernetes selects namespaces by the label {label}, which namespace(s) \
+         {} lack (Kubernetes sets it from 1.21 on): the tenant's DNS or ingress would be \
+         blocked. Label them ({}), or choose --network-policy=cilium",
+        namespaces.join(", "),
+        namespaces.iter().map(|n| format!("kubectl label namespace {n} {label}={n}")).collect::<Vec<_>>().join("; "),
+    )]
+    NamespaceLabelMissing {
+        label: &'static str,
+        namespaces: Vec<String>,
+    },
+    #[error("cannot read namespace {namespace}")]
+    ReadNamespace {
+        namespace: String,
+        #[source]
+        source: kube::Error,
+    },
     #[error(transparent)]
     Build(#[from] build::Error),
+}
+
+/// The label the Kubernetes-mode policies select namespaces by (set by Kubernetes 1.21+).
+pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
+
+/// The namespaces the Kubernetes-mode policies select by [`NAMESPACE_NAME_LABEL`]:
+/// `kube-system` for DNS and the ingress controller's namespace.
+pub fn selected_namespaces(t: &Tenant) -> Vec<String> {
+    let mut out = vec!["kube-system".to_owned()];
+    if let Some(i) = &t.ingress
+        && !out.contains(&i.controller_namespace)
+    {
+        out.push(i.controller_namespace.clone());
+    }
+    out
+}
+
+/// Kubernetes-mode policies need every namespace they select to carry its name label; on
+/// a cluster before 1.21 nobody sets it, and DNS would be blocked without a word. Checked
+/// before anything is applied. A namespace that does not exist (an ingress controller not
+/// installed yet) is not an error: nothing could reach the tenant from it anyway.
+async fn check_namespace_labels(client: &Client, t: &Tenant) -> Result<(), Error> {
+    if t.network_policy != PolicyMode::Kubernetes {
+        return Ok(());
+    }
+    let api: Api<Namespace> = Api::all(client.clone());
+    let mut missing = Vec::new();
+    for name in selected_namespaces(t) {
+        let ns = api
+            .get_opt(&name)
+            .await
+            .map_err(|source| Error::ReadNamespace {
+                namespace: name.clone(),
+                source,
+            })?;
+        let labelled = ns.as_ref().is_none_or(|ns| {
+            ns.metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(NAMESPACE_NAME_LABEL))
+                .is_some_and(|v| *v == name)
+        });
+        if !labelled {
+            missing.push(name);
+        }
+    }
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::NamespaceLabelMissing {
+            label: NAMESPACE_NAME_LABEL,
+            namespaces: missing,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -204,6 +275,7 @@ pub async fn apply(client: &Client, t: &Tenant, opts: &Options) -> Result<Report
             api_version: opts.cilium_api_version.clone(),
         });
     }
+    check_namespace_labels(client, t).await?;
     if opts.create_only && ns.is_some() {
         return Err(Error::Exists(tenant.to_owned()));
     }

@@ -85,3 +85,57 @@ async fn an_update_with_an_immutable_change_changes_nothing() {
     .ok();
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// On Kubernetes before 1.21 nobody labels namespaces with their name, so the
+/// Kubernetes-mode rules that select the ingress controller's namespace (and kube-system,
+/// for DNS) by `kubernetes.io/metadata.name` would block traffic without a word. Apply
+/// says which namespace lacks the label and how to fix it, and applies nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubernetes_mode_refuses_a_selected_namespace_without_its_name_label() {
+    let sandbox = vigil_tests::require_sandbox!();
+    let client = sandbox.client().await;
+    let name = tenant_name("nslabel");
+    let controller = vigil_tests::unique("ingress");
+    let dir = scratch(&name);
+    let _cleanup = crate::support::Cleanup::new(sandbox).tenant(&name);
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let ns: Namespace = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": controller}
+    }))
+    .expect("namespace");
+    namespaces
+        .create(&Default::default(), &ns)
+        .await
+        .expect("create the controller's namespace");
+    let spec = format!(
+        "apiVersion: vigil.dev/v1alpha1\nkind: Tenant\nmetadata:\n  name: {name}\nspec:\n  \
+         networkPolicy: {{mode: kubernetes}}\n  ingress: {{host: g.example.com, controllerNamespace: {controller}}}\n  \
+         devices:\n  - {{name: r1, address: 10.0.0.1}}\n"
+    );
+    let file = write_tenant(&dir, "t.yaml", &spec);
+    let s = Some(sandbox);
+    let refused = vigil(s, &["tenant", "apply", "-f", file.to_str().expect("utf-8")]).await;
+    assert_eq!(refused.code, 1, "{}\n{}", refused.stdout, refused.stderr);
+    let fix =
+        format!("kubectl label namespace {controller} kubernetes.io/metadata.name={controller}");
+    assert!(refused.stderr.contains(&fix), "{}", refused.stderr);
+    assert!(
+        namespaces.get_opt(&name).await.expect("get").is_none(),
+        "nothing may be applied"
+    );
+
+    let patch =
+        serde_json::json!({"metadata": {"labels": {"kubernetes.io/metadata.name": controller}}});
+    namespaces
+        .patch(
+            &controller,
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&patch),
+        )
+        .await
+        .expect("label the namespace");
+    vigil(s, &["tenant", "apply", "-f", file.to_str().expect("utf-8")])
+        .await
+        .ok();
+    let _ = namespaces.delete(&controller, &Default::default()).await;
+}

@@ -208,3 +208,59 @@ async fn render_allows_the_readable_webhooks_hosts_never_their_paths() {
         );
     }
 }
+
+/// InfluxDB's usage reporting is off, so it has nothing to reach outside the tenant: a
+/// connection from it to the internet (or to anything but DNS) is denied in both modes.
+#[tokio::test]
+async fn influxdb_reaches_nothing_outside_the_tenant_in_either_mode() {
+    use vigil_tests::netpol::{Endpoint, Flow, Pod, PolicySet};
+    let spec = golden_dir().join("full.tenant.yaml");
+    let spec = spec.to_str().expect("utf-8");
+    let influxdb = Pod::new(
+        "acme",
+        [
+            ("vigil.dev/tenant", "acme"),
+            ("app.kubernetes.io/component", "database"),
+        ],
+        "10.244.0.10".parse().expect("ip"),
+    );
+    for mode in ["cilium", "kubernetes"] {
+        let run = vigil(
+            None,
+            &[
+                "tenant",
+                "render",
+                "-f",
+                spec,
+                &format!("--network-policy={mode}"),
+            ],
+        )
+        .await;
+        run.ok();
+        let objects: Vec<serde_json::Value> = run
+            .stdout
+            .split("\n---\n")
+            .filter_map(|doc| serde_yaml::from_str::<serde_json::Value>(doc).ok())
+            .filter(|v| {
+                matches!(
+                    v["kind"].as_str(),
+                    Some("NetworkPolicy" | "CiliumNetworkPolicy")
+                )
+            })
+            .collect();
+        let set = PolicySet::from_values(objects.iter()).expect("the evaluator reads the policies");
+        for (ip, port) in [
+            ("93.184.216.34", 443),
+            ("93.184.216.34", 80),
+            ("8.8.8.8", 443),
+        ] {
+            let flow = Flow::tcp(
+                Endpoint::Pod(influxdb.clone()),
+                Endpoint::outside(ip.parse().expect("ip")),
+                port,
+            );
+            let verdict = set.evaluate(&flow);
+            assert!(!verdict.allowed(), "{mode}: {verdict}");
+        }
+    }
+}
