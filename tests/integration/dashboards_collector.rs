@@ -17,7 +17,6 @@ use vigil_agent::sources::icmp::Pinger;
 use vigil_agent::telemetry::Metrics;
 use vigil_tests::Sandbox;
 
-
 /// Devices polled over SNMP that answer, and the recording or agent behind each.
 pub const SNMP_DEVICES: &[(&str, &str)] = &[
     // HOST-RESOURCES (CPU, RAM) and ENTITY-SENSOR temperatures

@@ -53,7 +53,7 @@ pub async fn run(
     let mut seen = std::collections::BTreeMap::new();
     for f in &files {
         let mut source = Source::read(Path::new(f))?;
-        flags::override_policy(&mut source.file, a.policy.network_policy);
+        flags::apply_policy_flags(&mut source, &a.policy);
         let tenant = source.validate()?;
         if let Some(other) = seen.insert(tenant.name.to_string(), source.origin.clone()) {
             return Err(Error::Usage(format!(
@@ -71,6 +71,7 @@ pub async fn run(
                 cilium_api_version: cilium.to_owned(),
                 create_only: false,
                 origin,
+                allow_broad_cidrs: a.policy.allow_broad_cidrs,
             };
             async move {
                 let start = Instant::now();

@@ -108,6 +108,10 @@ pub struct PolicyFlag {
     /// Network policy flavour; overrides the spec's networkPolicy.mode.
     #[arg(long, value_enum)]
     pub network_policy: Option<PolicyMode>,
+    /// Accept device CIDRs that are very broad (shorter than /8, or /16 for IPv6) or reach
+    /// into loopback, link-local or the cluster's own pod and service ranges.
+    #[arg(long)]
+    pub allow_broad_cidrs: bool,
 }
 
 #[derive(Debug, Args)]

@@ -61,7 +61,7 @@ fn render(out: &mut impl Write, a: RenderArgs) -> Result<(), Error> {
         (None, Some(name)) => Source::from_flags(flags::tenant_file(name, &a.spec)),
         (None, None) => return Err(Error::Usage("give a tenant NAME or -f FILE".into())),
     };
-    flags::override_policy(&mut source.file, a.policy.network_policy);
+    flags::apply_policy_flags(&mut source, &a.policy);
     // Only the webhooks' hosts are taken from the credentials, when readable here.
     let tenant = apply::with_readable_webhook_endpoints(&source.validate()?);
     let minor = flags::kube_minor(&a.kube_version)?;
@@ -107,13 +107,14 @@ async fn create(
     a: CreateArgs,
 ) -> Result<(), Error> {
     let mut source = Source::from_flags(flags::tenant_file(&a.name, &a.spec));
-    flags::override_policy(&mut source.file, a.policy.network_policy);
+    flags::apply_policy_flags(&mut source, &a.policy);
     let tenant = source.validate()?;
     let client = cluster::client(target).await?;
     let opts = apply::Options {
         cilium_api_version: cilium.to_owned(),
         create_only: true,
         origin: source.origin,
+        allow_broad_cidrs: a.policy.allow_broad_cidrs,
     };
     let report = apply::apply(&client, &tenant, &opts).await?;
     output::report(out, &report)?;

@@ -49,6 +49,12 @@ pub fn tenant_file(name: &str, f: &SpecFlags) -> TenantFile {
 }
 
 /// `--network-policy` overrides the file's mode.
+/// Applies `--network-policy` and `--allow-broad-cidrs` to a tenant about to be validated.
+pub fn apply_policy_flags(source: &mut crate::tenant::Source, flag: &super::args::PolicyFlag) {
+    override_policy(&mut source.file, flag.network_policy);
+    source.options.allow_broad_cidrs = flag.allow_broad_cidrs;
+}
+
 pub fn override_policy(file: &mut TenantFile, mode: Option<PolicyMode>) {
     if let Some(mode) = mode {
         let mode = match mode {

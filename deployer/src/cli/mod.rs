@@ -51,7 +51,7 @@ impl Error {
             Self::Load(_)
             | Self::Usage(_)
             | Self::AgentInput(_)
-            | Self::Apply(apply::Error::Credentials(_)) => 2,
+            | Self::Apply(apply::Error::Credentials(_) | apply::Error::ClusterRange { .. }) => 2,
             Self::Agent(e) if matches!(**e, crate::agent::apply::Error::Input(_)) => 2,
             _ => 1,
         }

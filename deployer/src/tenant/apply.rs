@@ -47,6 +47,24 @@ pub enum Error {
         label: &'static str,
         namespaces: Vec<String>,
     },
+    /// A device CIDR covers the cluster's own addresses: input error, nothing applied.
+    #[error(
+        "{origin}: spec.deviceCidrs: {cidr} overlaps the cluster's {what} ({range}): the \
+         collector could reach the cluster's own pods and services. List the device networks \
+         themselves, or pass --allow-broad-cidrs if this is really meant"
+    )]
+    ClusterRange {
+        origin: String,
+        cidr: String,
+        what: &'static str,
+        range: String,
+    },
+    #[error("cannot read the cluster's {what}")]
+    ReadCluster {
+        what: &'static str,
+        #[source]
+        source: kube::Error,
+    },
     #[error("cannot read namespace {namespace}")]
     ReadNamespace {
         namespace: String,
@@ -70,6 +88,73 @@ pub fn selected_namespaces(t: &Tenant) -> Vec<String> {
         out.push(i.controller_namespace.clone());
     }
     out
+}
+
+/// The cluster's own ranges a device CIDR must not cover: every node's pod CIDRs and the
+/// Service range (known by the address of the `kubernetes` Service, its first address).
+async fn check_cluster_ranges(client: &Client, t: &Tenant, opts: &Options) -> Result<(), Error> {
+    use ipnet::IpNet;
+    use k8s_openapi::api::core::v1::{Node, Service};
+    if opts.allow_broad_cidrs {
+        return Ok(());
+    }
+    let nodes: Api<Node> = Api::all(client.clone());
+    let services: Api<Service> = Api::namespaced(client.clone(), "default");
+    let (nodes, api_service) = futures::try_join!(
+        async {
+            nodes
+                .list(&Default::default())
+                .await
+                .map_err(|source| Error::ReadCluster {
+                    what: "nodes",
+                    source,
+                })
+        },
+        async {
+            services
+                .get_opt("kubernetes")
+                .await
+                .map_err(|source| Error::ReadCluster {
+                    what: "kubernetes service",
+                    source,
+                })
+        },
+    )?;
+    let mut ranges: Vec<(&'static str, IpNet)> = nodes
+        .items
+        .iter()
+        .filter_map(|n| n.spec.as_ref())
+        .flat_map(|s| {
+            s.pod_cidrs
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .chain(s.pod_cidr.clone())
+        })
+        .filter_map(|c| c.parse().ok())
+        .map(|net| ("pod range", net))
+        .collect();
+    if let Some(ip) = api_service
+        .and_then(|s| s.spec)
+        .and_then(|s| s.cluster_ip)
+        .and_then(|ip| ip.parse::<std::net::IpAddr>().ok())
+    {
+        ranges.push(("service range", IpNet::from(ip)));
+    }
+    for cidr in &t.device_cidrs {
+        if let Some((what, range)) = ranges
+            .iter()
+            .find(|(_, r)| cidr.contains(r) || r.contains(cidr))
+        {
+            return Err(Error::ClusterRange {
+                origin: opts.origin.clone(),
+                cidr: cidr.to_string(),
+                what,
+                range: range.to_string(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Kubernetes-mode policies need every namespace they select to carry its name label; on
@@ -124,6 +209,8 @@ pub struct Options {
     pub create_only: bool,
     /// Names the input in credential errors (file path or "command line").
     pub origin: String,
+    /// `--allow-broad-cidrs`: device CIDRs may overlap the cluster's pod and service ranges.
+    pub allow_broad_cidrs: bool,
 }
 
 /// Reads every credential the tenant references, reporting all unreadable ones at once.
@@ -276,6 +363,7 @@ pub async fn apply(client: &Client, t: &Tenant, opts: &Options) -> Result<Report
         });
     }
     check_namespace_labels(client, t).await?;
+    check_cluster_ranges(client, t, opts).await?;
     if opts.create_only && ns.is_some() {
         return Err(Error::Exists(tenant.to_owned()));
     }

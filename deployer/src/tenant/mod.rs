@@ -35,6 +35,8 @@ pub struct Source {
     pub file: spec::TenantFile,
     /// Directory relative credential file references are taken from.
     pub base: PathBuf,
+    /// Relaxations from the command line.
+    pub options: validate::Options,
 }
 
 impl Source {
@@ -56,7 +58,12 @@ impl Source {
             .filter(|p| !p.as_os_str().is_empty() && origin != "-")
             .unwrap_or(Path::new("."));
         let base = std::path::absolute(base).unwrap_or_else(|_| base.to_path_buf());
-        Ok(Self { origin, file, base })
+        Ok(Self {
+            origin,
+            file,
+            base,
+            options: validate::Options::default(),
+        })
     }
 
     /// A tenant described on the command line.
@@ -66,10 +73,16 @@ impl Source {
             origin: "command line".into(),
             file,
             base,
+            options: validate::Options::default(),
         }
     }
 
     pub fn validate(&self) -> Result<validate::Tenant, LoadError> {
-        Ok(validate::validate(&self.origin, &self.file, &self.base)?)
+        Ok(validate::validate_with(
+            &self.origin,
+            &self.file,
+            &self.base,
+            self.options,
+        )?)
     }
 }

@@ -127,6 +127,26 @@ fn cases() -> Vec<Case> {
             ],
         ),
         case(
+            "device CIDR covering everything",
+            "  deviceCidrs: [0.0.0.0/0]\n",
+            &["spec.deviceCidrs[0]", "too broad", "--allow-broad-cidrs"],
+        ),
+        case(
+            "IPv6 device CIDR covering everything",
+            "  deviceCidrs: [\"::/0\"]\n",
+            &["spec.deviceCidrs[0]", "too broad", "--allow-broad-cidrs"],
+        ),
+        case(
+            "device CIDR over the metadata service",
+            "  deviceCidrs: [169.254.0.0/16]\n",
+            &["spec.deviceCidrs[0]", "link-local", "--allow-broad-cidrs"],
+        ),
+        case(
+            "device CIDR over loopback",
+            "  deviceCidrs: [127.0.0.0/8]\n",
+            &["spec.deviceCidrs[0]", "loopback", "--allow-broad-cidrs"],
+        ),
+        case(
             "malformed storage quantity",
             "  storage: {influxdb: 10GB}\n",
             &[
@@ -392,4 +412,63 @@ async fn usage_errors_exit_2() {
         "{}",
         missing_file.stderr
     );
+}
+
+/// A device CIDR that covers the cluster's own Service range would let the collector reach
+/// every Service of every tenant: refused at apply (the ranges are the cluster's), exit 2,
+/// nothing applied; `--allow-broad-cidrs` accepts it on purpose.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_cidr_over_the_clusters_service_range_exits_2_unless_allowed() {
+    let sandbox = vigil_tests::require_sandbox!();
+    let client = sandbox.client().await;
+    let services: Api<k8s_openapi::api::core::v1::Service> =
+        Api::namespaced(client.clone(), "default");
+    let api_ip = services
+        .get("kubernetes")
+        .await
+        .expect("the kubernetes service")
+        .spec
+        .and_then(|s| s.cluster_ip)
+        .expect("a cluster IP");
+    let octets: Vec<&str> = api_ip.split('.').collect();
+    let cidr = format!("{}.{}.0.0/16", octets[0], octets[1]);
+    let device = format!("{}.{}.200.1", octets[0], octets[1]);
+    let name = tenant_name("svcrange");
+    let _cleanup = crate::support::Cleanup::new(sandbox).tenant(&name);
+    let dir = scratch(&name);
+    let file = write_tenant(
+        &dir,
+        "t.yaml",
+        &format!(
+            "apiVersion: vigil.dev/v1alpha1\nkind: Tenant\nmetadata:\n  name: {name}\nspec:\n  \
+             networkPolicy: {{mode: none}}\n  deviceCidrs: [{cidr}]\n  devices:\n  - {{name: r1, address: {device}}}\n"
+        ),
+    );
+    let path = file.to_str().expect("utf-8");
+    let refused = vigil_env(Some(sandbox), &["tenant", "apply", "-f", path], &[]).await;
+    assert_eq!(refused.code, 2, "{}\n{}", refused.stdout, refused.stderr);
+    for want in [
+        path,
+        "spec.deviceCidrs",
+        "service range",
+        "--allow-broad-cidrs",
+    ] {
+        assert!(
+            refused.stderr.contains(want),
+            "lacks {want:?}: {}",
+            refused.stderr
+        );
+    }
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    assert!(
+        namespaces.get_opt(&name).await.expect("get").is_none(),
+        "nothing applied"
+    );
+    vigil_env(
+        Some(sandbox),
+        &["tenant", "apply", "-f", path, "--allow-broad-cidrs"],
+        &[],
+    )
+    .await
+    .ok();
 }

@@ -154,6 +154,52 @@ pub(super) fn cidrs(c: &mut Checker, path: &str, raw: &[String]) -> Vec<IpNet> {
         .collect()
 }
 
+/// Ranges no device lives in: loopback, link-local (cloud metadata among them) and
+/// "this network".
+const INTERNAL: &[(&str, &str)] = &[
+    ("127.0.0.0/8", "loopback"),
+    ("::1/128", "loopback"),
+    (
+        "169.254.0.0/16",
+        "link-local (cloud metadata services live here)",
+    ),
+    ("fe80::/10", "link-local"),
+    ("0.0.0.0/8", "\"this network\""),
+];
+
+/// A device CIDR that covers much of the address space, or reaches into loopback or
+/// link-local ranges, would let the collector reach far more than the tenant's devices.
+pub(super) fn not_broad(c: &mut Checker, path: &str, cidrs: &[IpNet]) {
+    let fix = "list the device networks themselves (e.g. \"10.20.0.0/16\"), or pass \
+               --allow-broad-cidrs if this is really meant";
+    for (i, net) in cidrs.iter().enumerate() {
+        let at = format!("{path}[{i}]");
+        let min = if net.addr().is_ipv4() { 8 } else { 16 };
+        if net.prefix_len() < min {
+            c.push(Problem::new(
+                &at,
+                format!(
+                    "{net} is too broad: the collector could reach almost anything (shortest allowed prefix /{min})"
+                ),
+                fix,
+            ));
+            continue;
+        }
+        for (range, what) in INTERNAL {
+            let Ok(range) = range.parse::<IpNet>() else {
+                continue;
+            };
+            if net.contains(&range) || range.contains(net) {
+                c.push(Problem::new(
+                    &at,
+                    format!("{net} overlaps {range}, which is {what}"),
+                    fix,
+                ));
+            }
+        }
+    }
+}
+
 pub(super) fn devices(
     c: &mut Checker,
     raw: &[DeviceSpec],

@@ -210,8 +210,26 @@ impl Checker {
     }
 }
 
+/// What the command line relaxes in validation.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// `--allow-broad-cidrs`: accept device CIDRs that cover much of the address space or
+    /// cluster-internal, loopback or link-local ranges.
+    pub allow_broad_cidrs: bool,
+}
+
 /// Validates a parsed file. `origin` names it in messages; `base` resolves relative file refs.
 pub fn validate(origin: &str, file: &TenantFile, base: &Path) -> Result<Tenant, Error> {
+    validate_with(origin, file, base, Options::default())
+}
+
+/// As [`validate`], with the command line's relaxations.
+pub fn validate_with(
+    origin: &str,
+    file: &TenantFile,
+    base: &Path,
+    opts: Options,
+) -> Result<Tenant, Error> {
     let mut c = Checker::default();
     let s = &file.spec;
     let name = c.check(TenantName::parse("metadata.name", &file.metadata.name));
@@ -265,6 +283,9 @@ pub fn validate(origin: &str, file: &TenantFile, base: &Path) -> Result<Tenant, 
     let placement = placement(&mut c, s.placement.clone().unwrap_or_default());
     let collector = collector(&mut c, s.collector.clone().unwrap_or_default());
     let device_cidrs = devices::cidrs(&mut c, "spec.deviceCidrs", &s.device_cidrs);
+    if !opts.allow_broad_cidrs {
+        devices::not_broad(&mut c, "spec.deviceCidrs", &device_cidrs);
+    }
     let devices = devices::devices(&mut c, &s.devices, &device_cidrs, base);
     let device_cidrs = if s.device_cidrs.is_empty() {
         devices.iter().map(|d| IpNet::from(d.address)).collect()
