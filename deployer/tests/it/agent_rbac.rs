@@ -124,11 +124,9 @@ async fn agent_and_tenant_service_accounts_have_least_privilege() {
             ("list", "", "nodes", all, None),
             ("watch", "", "nodes", all, None),
             ("list", "", "persistentvolumeclaims", all, None),
-            ("list", "", "events", all, None),
             ("list", "apps", "deployments", all, None),
             ("watch", "apps", "statefulsets", all, None),
             ("list", "apps", "daemonsets", all, None),
-            ("list", "apps", "replicasets", all, None),
             ("create", "coordination.k8s.io", "leases", mine, None),
             (
                 "get",
@@ -147,6 +145,8 @@ async fn agent_and_tenant_service_accounts_have_least_privilege() {
             ("get", "", "configmaps", mine, Some("vigil-agent-leader")),
             ("patch", "", "configmaps", mine, Some("vigil-agent-node-n1")),
             ("create", "", "configmaps", mine, None),
+            ("watch", "", "configmaps", mine, Some("vigil-agent-leader")),
+            ("list", "", "configmaps", mine, Some("vigil-agent-leader")),
         ],
     )
     .await;
@@ -179,6 +179,10 @@ async fn agent_and_tenant_service_accounts_have_least_privilege() {
             ("create", "", "configmaps", other, None),
             ("patch", "", "configmaps", other, Some("vigil-agent-leader")),
             ("list", "", "configmaps", mine, None),
+            ("watch", "", "configmaps", mine, Some("vigil-agent-config")),
+            ("list", "", "events", all, None),
+            ("watch", "", "events", all, None),
+            ("list", "apps", "replicasets", all, None),
             ("delete", "", "configmaps", mine, Some("vigil-agent-leader")),
             (
                 "create",

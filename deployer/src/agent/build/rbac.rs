@@ -32,20 +32,16 @@ fn subject(s: &Settings) -> Subject {
     }
 }
 
-/// get/list/watch on pods, nodes, PVCs, events and the apps workloads; nothing else.
+/// get/list/watch on exactly what the agent watches: pods, nodes, PVCs and the three apps
+/// workloads (a pod's Deployment is found from its ReplicaSet's name, not by reading it).
 pub fn cluster_role(s: &Settings) -> (ClusterRole, ClusterRoleBinding) {
     let role = ClusterRole {
         metadata: cluster_meta(s),
         rules: Some(vec![
-            rule(
-                "",
-                &["pods", "nodes", "persistentvolumeclaims", "events"],
-                &READ,
-                &[],
-            ),
+            rule("", &["pods", "nodes", "persistentvolumeclaims"], &READ, &[]),
             rule(
                 "apps",
-                &["deployments", "statefulsets", "daemonsets", "replicasets"],
+                &["deployments", "statefulsets", "daemonsets"],
                 &READ,
                 &[],
             ),
@@ -66,8 +62,9 @@ pub fn cluster_role(s: &Settings) -> (ClusterRole, ClusterRoleBinding) {
 
 /// In its own namespace only: its leader Lease (by name) and its state ConfigMaps, one per
 /// node (`vigil-agent-node-<node>`) plus the leader's: nodes come and go, so these cannot be
-/// named in advance. `create` cannot be limited to a name in RBAC at all. No list, watch or
-/// delete.
+/// named in advance. `create` cannot be limited to a name in RBAC at all. A node agent
+/// follows the leader's state with a watch on that one ConfigMap (a list/watch with a
+/// `metadata.name` field selector is authorized by name). No other list, watch, or delete.
 pub fn role(s: &Settings) -> (Role, RoleBinding) {
     let role = Role {
         metadata: meta(s, NAME),
@@ -84,6 +81,12 @@ pub fn role(s: &Settings) -> (Role, RoleBinding) {
                 &["configmaps"],
                 &["get", "create", "update", "patch"],
                 &[],
+            ),
+            rule(
+                "",
+                &["configmaps"],
+                &["list", "watch"],
+                &[&format!("{NAME}-leader")],
             ),
         ]),
     };
