@@ -54,7 +54,7 @@ impl AlertingConfig {
     }
 
     pub fn parse(text: &str, path: &Path) -> Result<AlertingConfig, ConfigError> {
-        let raw: alerts::Config = serde_yaml::from_str(text).map_err(|e| ConfigError::Parse {
+        let raw: alerts::Config = serde_norway::from_str(text).map_err(|e| ConfigError::Parse {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;

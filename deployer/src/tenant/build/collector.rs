@@ -234,10 +234,10 @@ fn alerts(t: &Tenant) -> Option<alerts::Config> {
 
 pub(super) fn objects(t: &Tenant, opts: &Options) -> Result<Vec<Object>, Error> {
     let c = Component::Collector;
-    let mut yaml = serde_yaml::to_string(&config(t)).unwrap_or_default();
+    let mut yaml = serde_norway::to_string(&config(t)).unwrap_or_default();
     let mut data = BTreeMap::from([(names::COLLECTOR_CONFIG_FILE.to_owned(), yaml.clone())]);
     if let Some(alerts) = alerts(t) {
-        let text = serde_yaml::to_string(&alerts).unwrap_or_default();
+        let text = serde_norway::to_string(&alerts).unwrap_or_default();
         yaml.push_str(&text);
         data.insert(names::COLLECTOR_ALERTS_FILE.to_owned(), text);
     }
