@@ -21,23 +21,25 @@ use chrono::{DateTime, Utc};
 use croner::Cron;
 use croner::parser::{CronParser, Seconds, Year};
 
-/// Why a schedule does not read.
+/// How to write a schedule, for messages: what follows a [`ScheduleError`].
+pub const HOW: &str = "write five fields, minute hour day-of-month month day-of-week (UTC; \
+                       day-of-week 0 or 7 is Sunday, 1 is Monday), e.g. \"0 8 * * 1-5\" for \
+                       08:00 Monday to Friday, or one of @hourly, @daily, @weekly, @monthly, \
+                       @yearly";
+
+/// Why a schedule does not read. The message says what is wrong; [`HOW`] says what to write.
 #[derive(Debug, thiserror::Error)]
 pub enum ScheduleError {
-    #[error(
-        "schedule {text:?} has {count} field(s); write five, minute hour day-of-month month \
-         day-of-week (UTC), e.g. \"0 8 * * 1-5\" for 08:00 Monday to Friday, or @hourly, \
-         @daily, @weekly, @monthly, @yearly"
-    )]
+    #[error("{text:?} is not a valid cron schedule: it has {count} field(s)")]
     FieldCount { text: String, count: usize },
     #[error(
-        "schedule {text:?}: {name:?} is not a known name; use @hourly, @daily, @weekly, \
-         @monthly, @yearly or @annually"
+        "{text:?} is not a valid cron schedule: {name:?} is not one of @hourly, @daily, \
+         @weekly, @monthly, @yearly, @annually"
     )]
     Alias { text: String, name: String },
     #[error(
-        "schedule {text:?}: {word:?} does not belong in the {field} field; {field} takes \
-         {takes}"
+        "{text:?} is not a valid cron schedule: {word:?} does not belong in the {field} field, \
+         which takes {takes}"
     )]
     Word {
         text: String,
@@ -46,8 +48,8 @@ pub enum ScheduleError {
         takes: &'static str,
     },
     #[error(
-        "schedule {text:?}: the {field} field {value:?} does not read ({source}); {field} \
-         takes {takes}"
+        "{text:?} is not a valid cron schedule: the {field} field {value:?} does not read \
+         ({source}); it takes {takes}"
     )]
     Field {
         text: String,
@@ -57,10 +59,7 @@ pub enum ScheduleError {
         #[source]
         source: croner::errors::CronError,
     },
-    #[error(
-        "schedule {text:?} does not read ({source}); write minute hour day-of-month month \
-         day-of-week, e.g. \"0 8 * * 1-5\""
-    )]
+    #[error("{text:?} is not a valid cron schedule ({source})")]
     Invalid {
         text: String,
         #[source]

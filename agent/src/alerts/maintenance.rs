@@ -26,7 +26,7 @@ pub struct Window {
 /// Why a configured window is refused.
 #[derive(Debug, thiserror::Error)]
 pub enum WindowError {
-    #[error(transparent)]
+    #[error("{0}; {how}", how = vigil_contract::schedule::HOW)]
     Cron(#[from] ScheduleError),
     #[error("duration must be more than 0s")]
     Duration,

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use vigil_contract::{Schedule, alerts};
+use vigil_contract::{Schedule, alerts, schedule};
 
 use super::{ConfigError, InfluxSettings, SpoolSettings, raw};
 use crate::alerts::engine::EngineSettings;
@@ -107,7 +107,7 @@ impl AlertingConfig {
             .digest
             .map(|d| {
                 let s = Schedule::parse(&d.cron)
-                    .map_err(|e| invalid(path, "digest.cron", e.to_string()))?;
+                    .map_err(|e| invalid(path, "digest.cron", format!("{e}; {}", schedule::HOW)))?;
                 warn_if_old(path, "digest.cron", &s);
                 Ok::<_, ConfigError>(s)
             })

@@ -100,7 +100,10 @@ fn names_for_common_schedules() {
     let five = Schedule::crontab("0 0 * * *").unwrap();
     assert_eq!(next(&daily, from, 5), next(&five, from, 5));
     let e = Schedule::parse("@reboot").unwrap_err().to_string();
-    assert!(e.contains("@reboot") && e.contains("@daily"), "{e}");
+    assert!(
+        e.contains("\"@reboot\" is not one of") && e.contains("@daily"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -182,7 +185,7 @@ fn the_old_form_is_only_for_agent_files() {
         matches!(e, ScheduleError::FieldCount { count: 6, .. }),
         "{e}"
     );
-    assert!(e.to_string().contains("write five"), "{e}");
+    assert!(e.to_string().contains("6 field(s)"), "{e}");
 }
 
 #[test]
@@ -250,7 +253,10 @@ fn next_is_strictly_after() {
 #[test]
 fn bad_schedules_say_what_and_how() {
     for (text, wants) in [
-        ("0 8 * *", &["\"0 8 * *\"", "4 field", "write five"][..]),
+        (
+            "0 8 * *",
+            &["\"0 8 * *\" is not a valid cron schedule", "4 field"][..],
+        ),
         ("", &["0 field"][..]),
         ("every sunday", &["every sunday", "2 field"][..]),
         (
