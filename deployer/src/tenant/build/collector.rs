@@ -223,9 +223,9 @@ fn alerts(t: &Tenant) -> Option<alerts::Config> {
             min_interval: None,
             timeout: None,
         },
-        // with seconds, as vigil-agent reads it
+        // crontab as the tenant wrote it: vigil-agent reads the same dialect
         digest: s.digest_schedule.as_ref().map(|c| alerts::Digest {
-            cron: c.with_seconds(),
+            cron: c.as_str().to_owned(),
         }),
         output: None,
         spool: None,
