@@ -97,7 +97,7 @@ pub struct Flapping {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Digest {
-    /// `sec min hour day-of-month month day-of-week`, UTC.
+    /// A crontab schedule in UTC (`0 8 * * 1-5`, `@daily`; see [`crate::schedule`]).
     pub cron: String,
 }
 
@@ -121,13 +121,13 @@ pub struct Rule {
     pub severity: Option<Severity>,
 }
 
-/// A maintenance window: a cron expression plus a duration, scoped by tenant, namespace,
+/// A maintenance window: a schedule plus a duration, scoped by tenant, namespace,
 /// device and rule.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Window {
     pub name: String,
-    /// `sec min hour day-of-month month day-of-week [year]`, UTC.
+    /// A crontab schedule in UTC (`0 2 * * Sun`, `@weekly`; see [`crate::schedule`]).
     pub cron: String,
     pub duration: Dur,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

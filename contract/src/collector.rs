@@ -338,17 +338,17 @@ mod tests {
             devices: vec![d],
             ..Config::default()
         };
-        let text = serde_yaml::to_string(&c).unwrap();
+        let text = serde_norway::to_string(&c).unwrap();
         assert_eq!(
             text,
             "devices:\n- name: r1\n  address: 10.0.0.1\n  snmp:\n    version: 2c\n    port: 161\n    community:\n      file: /c\n  icmp: true\n"
         );
-        assert_eq!(serde_yaml::from_str::<Config>(&text).unwrap(), c);
+        assert_eq!(serde_norway::from_str::<Config>(&text).unwrap(), c);
     }
 
     #[test]
     fn unknown_fields_are_rejected_with_their_location() {
-        let e = serde_yaml::from_str::<Config>("devices:\n- name: a\n  address: b\n  tagz: {}\n")
+        let e = serde_norway::from_str::<Config>("devices:\n- name: a\n  address: b\n  tagz: {}\n")
             .unwrap_err();
         assert!(e.to_string().contains("tagz"), "{e}");
         assert!(e.to_string().contains("line 4"), "{e}");

@@ -11,8 +11,10 @@ pub mod alert_state;
 pub mod alerts;
 pub mod collector;
 pub mod names;
+pub mod schedule;
 pub mod secret;
 pub mod units;
 
+pub use schedule::{Schedule, ScheduleError};
 pub use secret::SecretRef;
 pub use units::{Bytes, Dur};

@@ -13,7 +13,7 @@ pub enum SecretRef {
     File(PathBuf),
 }
 
-/// A one-entry map (serde_yaml would write an enum as a `!tag`).
+/// A one-entry map (serde_norway would write an enum as a `!tag`).
 impl Serialize for SecretRef {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(Some(1))?;
@@ -59,10 +59,10 @@ mod tests {
             (SecretRef::Env("TOKEN".into()), "env: TOKEN\n"),
             (SecretRef::File("/etc/x/y".into()), "file: /etc/x/y\n"),
         ] {
-            assert_eq!(serde_yaml::to_string(&r).unwrap(), text);
-            assert_eq!(serde_yaml::from_str::<SecretRef>(text).unwrap(), r);
+            assert_eq!(serde_norway::to_string(&r).unwrap(), text);
+            assert_eq!(serde_norway::from_str::<SecretRef>(text).unwrap(), r);
         }
-        let e = serde_yaml::from_str::<SecretRef>("{env: A, file: /b}").unwrap_err();
+        let e = serde_norway::from_str::<SecretRef>("{env: A, file: /b}").unwrap_err();
         assert!(e.to_string().contains("exactly one"), "{e}");
     }
 }

@@ -61,9 +61,13 @@ fn what_the_deployer_renders_for_the_golden_tenants_parses_in_the_agent() {
         assert!(config.output.is_some(), "{tenant}: output");
         assert_eq!(config.agent.tenant.as_deref(), Some(tenant_name(tenant)));
         if let Some(alerts) = rendered(tenant, names::COLLECTOR_ALERTS_FILE, &dir) {
-            AlertingConfig::parse(&alerts, Path::new("alerts.yaml")).unwrap_or_else(|e| {
+            let c = AlertingConfig::parse(&alerts, Path::new("alerts.yaml")).unwrap_or_else(|e| {
                 panic!("{tenant}: the agent refuses alerts.yaml: {e}\n{alerts}")
             });
+            assert!(
+                !c.engine.digest.as_ref().is_some_and(|d| d.is_legacy()),
+                "{tenant}: the digest is rendered as crontab, not the deprecated six fields"
+            );
             assert!(config.agent.alerts.is_some(), "{tenant}: alerts file named");
         }
         std::fs::remove_dir_all(&dir).ok();

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::Value;
-use serde_yaml::Value as Yaml;
+use serde_norway::Value as Yaml;
 use vigil_deployer::tenant::build;
 use vigil_tests::{SlackRecorder, eventually, require_sandbox, wait_for};
 
@@ -126,11 +126,11 @@ spec:
     let args: Vec<String> = serde_json::from_value(container["args"].clone()).expect("args");
     let config_path = root.at(&args[2]);
     let mut collector: Yaml =
-        serde_yaml::from_str(&std::fs::read_to_string(&config_path).expect("collector.yaml"))
+        serde_norway::from_str(&std::fs::read_to_string(&config_path).expect("collector.yaml"))
             .expect("yaml");
     let alerts_path = root.at(collector["agent"]["alerts"].as_str().expect("agent.alerts"));
     assert_eq!(collector["agent"]["tenant"].as_str(), Some(tenant));
-    let mut alerts: Yaml = serde_yaml::from_str(
+    let mut alerts: Yaml = serde_norway::from_str(
         &std::fs::read_to_string(&alerts_path).expect("alerts.yaml at agent.alerts"),
     )
     .expect("yaml");
@@ -149,8 +149,13 @@ spec:
     *route = pod_path(route);
     let v = pod_path(&alerts["cluster"]["state_file"]);
     set(&mut alerts, &["cluster", "state_file"], v);
-    assert_eq!(alerts["digest"]["cron"].as_str(), Some("0 0 8 * * Mon-Fri"));
-    std::fs::write(&alerts_path, serde_yaml::to_string(&alerts).expect("yaml")).expect("write");
+    // crontab as the tenant wrote it: the agent reads the same dialect
+    assert_eq!(alerts["digest"]["cron"].as_str(), Some("0 8 * * 1-5"));
+    std::fs::write(
+        &alerts_path,
+        serde_norway::to_string(&alerts).expect("yaml"),
+    )
+    .expect("write");
 
     let (influx, _drop) = Influx::fresh(&sb.influxdb_url, "vigil_tenant_alerts").await;
     let password = root.0.join("influx-password");
@@ -171,13 +176,13 @@ spec:
     set(
         &mut collector,
         &["output", "influxdb", "v1", "password"],
-        serde_yaml::from_str(&format!("{{file: {}}}", password.display())).expect("ref"),
+        serde_norway::from_str(&format!("{{file: {}}}", password.display())).expect("ref"),
     );
     set(&mut collector, &["defaults", "interval"], Yaml::from("1s"));
     set(
         &mut collector,
         &["defaults", "icmp"],
-        serde_yaml::from_str("{count: 10, interval: 20ms, timeout: 500ms}").expect("icmp"),
+        serde_norway::from_str("{count: 10, interval: 20ms, timeout: 500ms}").expect("icmp"),
     );
     set(
         &mut collector,
@@ -186,7 +191,7 @@ spec:
     );
     std::fs::write(
         &config_path,
-        serde_yaml::to_string(&collector).expect("yaml"),
+        serde_norway::to_string(&collector).expect("yaml"),
     )
     .expect("write");
 

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Utc};
+use vigil_contract::Schedule;
 
 use super::maintenance::Window;
 use super::signal::{Scope, Severity, Signal};
@@ -21,7 +22,7 @@ pub struct EngineSettings {
     /// A flapping incident resolves after its condition has been gone this long.
     pub flap_quiet: Duration,
     pub windows: Vec<Window>,
-    pub digest: Option<cron::Schedule>,
+    pub digest: Option<Schedule>,
 }
 
 impl Default for EngineSettings {
@@ -318,7 +319,7 @@ impl Engine {
         let last: DateTime<Utc> =
             (SystemTime::UNIX_EPOCH + Duration::from_millis(doc.last_digest_ms)).into();
         let now_dt: DateTime<Utc> = now.into();
-        if schedule.after(&last).next().is_none_or(|t| t > now_dt) {
+        if schedule.next_after(last).is_none_or(|t| t > now_dt) {
             return;
         }
         doc.last_digest_ms = now_ms;

@@ -1,11 +1,11 @@
-//! Maintenance windows: a cron expression (seconds first, as the `cron` crate reads it:
-//! `0 0 2 * * Sun` = Sundays 02:00 UTC) plus a duration, scoped by tenant, namespace,
-//! device and rule. Incidents that start inside a window are silenced; when the window ends
-//! the engine posts a summary of what was silenced.
-use std::str::FromStr;
+//! Maintenance windows: a schedule (crontab, UTC, see [`vigil_contract::schedule`]:
+//! `0 2 * * Sun` = Sundays 02:00) plus a duration, scoped by tenant, namespace, device and
+//! rule. Incidents that start inside a window are silenced; when the window ends the engine
+//! posts a summary of what was silenced.
 use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Utc};
+use vigil_contract::{Schedule, ScheduleError};
 
 use super::signal::Signal;
 
@@ -15,7 +15,7 @@ pub use vigil_contract::alerts::Window as RawWindow;
 #[derive(Debug, Clone)]
 pub struct Window {
     pub name: String,
-    schedule: cron::Schedule,
+    schedule: Schedule,
     duration: Duration,
     tenants: Vec<String>,
     namespaces: Vec<String>,
@@ -23,16 +23,30 @@ pub struct Window {
     rules: Vec<String>,
 }
 
+/// Why a configured window is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum WindowError {
+    #[error("{0}; {how}", how = vigil_contract::schedule::HOW)]
+    Cron(#[from] ScheduleError),
+    #[error("duration must be more than 0s")]
+    Duration,
+}
+
+impl WindowError {
+    /// The window's field at fault.
+    pub fn field(&self) -> &'static str {
+        match self {
+            WindowError::Cron(_) => "cron",
+            WindowError::Duration => "duration",
+        }
+    }
+}
+
 impl Window {
-    pub fn new(raw: RawWindow) -> Result<Window, String> {
-        let schedule = cron::Schedule::from_str(&raw.cron).map_err(|e| {
-            format!(
-                "cron {:?}: {e}; write `sec min hour day month weekday`, e.g. \"0 0 2 * * Sun\"",
-                raw.cron
-            )
-        })?;
+    pub fn new(raw: RawWindow) -> Result<Window, WindowError> {
+        let schedule = Schedule::parse(&raw.cron)?;
         if raw.duration.0.is_zero() {
-            return Err("duration must be more than 0s".into());
+            return Err(WindowError::Duration);
         }
         Ok(Window {
             name: raw.name,
@@ -45,12 +59,16 @@ impl Window {
         })
     }
 
+    pub fn schedule(&self) -> &Schedule {
+        &self.schedule
+    }
+
     /// The end of the occurrence covering `now`, if the window is open.
     pub fn open_until(&self, now: SystemTime) -> Option<SystemTime> {
         let now_dt: DateTime<Utc> = now.into();
         let span = chrono::Duration::from_std(self.duration).ok()?;
         let from = now_dt.checked_sub_signed(span)?;
-        let start = self.schedule.after(&from).next()?;
+        let start = self.schedule.next_after(from)?;
         if start <= now_dt {
             let end: SystemTime = (start + span).into();
             Some(end)
@@ -111,6 +129,28 @@ mod tests {
     }
 
     #[test]
+    fn crontab_weekdays_and_the_old_numbering_open_the_same_window() {
+        // 2026-01-04 is a Sunday; 02:30 UTC is inside a one-hour window from 02:00
+        let sunday = SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_493_800);
+        let end = sunday + Duration::from_secs(1800);
+        let monday = sunday + Duration::from_secs(86_400);
+        for cron in [
+            "0 2 * * 0",
+            "0 2 * * 7",
+            "0 2 * * Sun",
+            "0 0 2 * * 1",
+            "0 0 2 * * Sun",
+        ] {
+            let w = window(cron, 3600, &[]);
+            assert_eq!(w.open_until(sunday), Some(end), "{cron}");
+            assert_eq!(w.open_until(monday), None, "{cron}");
+        }
+        // crontab's 1 is Monday
+        assert_eq!(window("0 2 * * 1", 3600, &[]).open_until(sunday), None);
+        assert!(window("0 2 * * 1", 3600, &[]).open_until(monday).is_some());
+    }
+
+    #[test]
     fn scope_and_bad_cron() {
         let w = window("0 * * * * *", 10, &["shop"]);
         let mut scope = Scope {
@@ -131,7 +171,8 @@ mod tests {
             devices: vec![],
             rules: vec![],
         })
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("every sunday"), "{e}");
     }
 }

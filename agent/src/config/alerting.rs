@@ -5,10 +5,9 @@
 //! rejected with their location; Slack credentials are references, resolved here.
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::time::Duration;
 
-use vigil_contract::alerts;
+use vigil_contract::{Schedule, alerts, schedule};
 
 use super::{ConfigError, InfluxSettings, SpoolSettings, raw};
 use crate::alerts::engine::EngineSettings;
@@ -44,6 +43,30 @@ fn invalid(path: &Path, location: impl Into<String>, message: impl Into<String>)
     }
 }
 
+/// A schedule in the old six-field form still works as it did; say where it is and what to
+/// write instead.
+fn warn_if_old(path: &Path, field: &str, s: &Schedule) {
+    if !s.is_legacy() {
+        return;
+    }
+    let file = path.display();
+    match s.crontab_form() {
+        Some(five) => tracing::warn!(
+            "{file}: {field}: {:?} is in the deprecated six-field form (seconds first, \
+             1 = Sunday); write {five:?} instead (crontab: minute hour day-of-month month \
+             day-of-week, 0 or 7 = Sunday)",
+            s.as_str()
+        ),
+        None => tracing::warn!(
+            "{file}: {field}: {:?} is in the deprecated six-field form (seconds first, \
+             1 = Sunday) and has no five-field equivalent (it names a second, a year, or a \
+             day of the month and of the week together); rewrite it as crontab: minute hour \
+             day-of-month month day-of-week, 0 or 7 = Sunday",
+            s.as_str()
+        ),
+    }
+}
+
 impl AlertingConfig {
     pub fn load(path: &Path) -> Result<AlertingConfig, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -54,7 +77,7 @@ impl AlertingConfig {
     }
 
     pub fn parse(text: &str, path: &Path) -> Result<AlertingConfig, ConfigError> {
-        let raw: alerts::Config = serde_yaml::from_str(text).map_err(|e| ConfigError::Parse {
+        let raw: alerts::Config = serde_norway::from_str(text).map_err(|e| ConfigError::Parse {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
@@ -70,19 +93,23 @@ impl AlertingConfig {
                     format!("{name:?} is used twice"),
                 ));
             }
-            windows
-                .push(Window::new(w).map_err(|e| invalid(path, format!("maintenance[{i}]"), e))?);
+            let window = Window::new(w).map_err(|e| {
+                invalid(
+                    path,
+                    format!("maintenance[{i}].{}", e.field()),
+                    e.to_string(),
+                )
+            })?;
+            warn_if_old(path, &format!("maintenance[{i}].cron"), window.schedule());
+            windows.push(window);
         }
         let digest = raw
             .digest
             .map(|d| {
-                cron::Schedule::from_str(&d.cron).map_err(|e| {
-                    invalid(
-                        path,
-                        "digest.cron",
-                        format!("{:?}: {e}; write `sec min hour day month weekday`", d.cron),
-                    )
-                })
+                let s = Schedule::parse(&d.cron)
+                    .map_err(|e| invalid(path, "digest.cron", format!("{e}; {}", schedule::HOW)))?;
+                warn_if_old(path, "digest.cron", &s);
+                Ok::<_, ConfigError>(s)
             })
             .transpose()?;
         let mut engine = EngineSettings {
@@ -218,12 +245,94 @@ spool: {dir: /tmp/x}",
         );
     }
 
+    /// What `f` logs, as text.
+    fn logged(f: impl FnOnce()) -> String {
+        #[derive(Clone, Default)]
+        struct Buf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+        impl std::io::Write for Buf {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buf = Buf::default();
+        let writer = buf.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::with_default(subscriber, f);
+        let bytes = buf.0.lock().unwrap().clone();
+        String::from_utf8(bytes).unwrap()
+    }
+
+    #[test]
+    fn schedules_are_crontab() {
+        let log = logged(|| {
+            let c = parse(
+                "slack: {default: {webhook: HOOK}}
+maintenance:
+  - {name: sunday, cron: '0 2 * * 0', duration: 1h}
+  - {name: nightly, cron: '@daily', duration: 1h}
+digest: {cron: '0 8 * * 1-5'}",
+            )
+            .unwrap();
+            assert_eq!(c.engine.windows.len(), 2);
+            assert_eq!(
+                c.engine.digest.as_ref().map(|d| d.as_str()),
+                Some("0 8 * * 1-5")
+            );
+        });
+        assert!(!log.contains("deprecated"), "{log}");
+    }
+
+    #[test]
+    fn the_old_six_field_form_still_reads_with_a_warning_where_it_is() {
+        let log = logged(|| {
+            let c = parse(
+                "slack: {default: {webhook: HOOK}}
+maintenance:
+  - {name: a, cron: '0 0 2 * * Sun', duration: 1h}
+  - {name: b, cron: '30 0 2 * * *', duration: 1h}
+digest: {cron: '0 0 8 * * 2-6'}",
+            )
+            .unwrap();
+            assert!(c.engine.digest.as_ref().is_some_and(|d| d.is_legacy()));
+        });
+        let lines: Vec<&str> = log.lines().collect();
+        assert_eq!(lines.len(), 3, "{log}");
+        assert!(
+            lines[0].contains("WARN")
+                && lines[0].contains("cluster.yaml: maintenance[0].cron")
+                && lines[0].contains("write \"0 2 * * Sun\" instead"),
+            "{log}"
+        );
+        assert!(
+            lines[1].contains("maintenance[1].cron") && lines[1].contains("no five-field"),
+            "{log}"
+        );
+        assert!(
+            lines[2].contains("digest.cron") && lines[2].contains("write \"0 8 * * Mon-Fri\""),
+            "{log}"
+        );
+    }
+
     #[test]
     fn errors_name_their_location() {
         let e = parse("slack: {default: {webhook: HOOK}}\nrulez: {}").unwrap_err();
         assert!(e.contains("rulez"), "{e}");
         let e = parse("slack: {default: {webhook: HOOK}}\nmaintenance: [{name: a, cron: 'bad', duration: 1h}]").unwrap_err();
         assert!(e.contains("maintenance[0]") && e.contains("bad"), "{e}");
+        let e = parse("slack: {default: {webhook: HOOK}}\nmaintenance: [{name: a, cron: '0 2 * * 8', duration: 1h}]").unwrap_err();
+        assert!(
+            e.contains("maintenance[0].cron") && e.contains("day-of-week field \"8\""),
+            "{e}"
+        );
+        let e = parse("slack: {default: {webhook: HOOK}}\ndigest: {cron: '0 8 * *'}").unwrap_err();
+        assert!(e.contains("digest.cron") && e.contains("write five"), "{e}");
         let e = parse("slack: {default: {bot_token: HOOK}}").unwrap_err();
         assert!(e.contains("slack.default.channel"), "{e}");
         let e = parse("slack: {default: {webhook: {env: VIGIL_NOT_SET_ANYWHERE}}}").unwrap_err();

@@ -74,7 +74,7 @@ impl Config {
     /// Parses and validates configuration text; `path` is used for messages and to
     /// resolve relative profile files.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let raw: raw::Config = serde_yaml::from_str(text).map_err(|e| ConfigError::Parse {
+        let raw: raw::Config = serde_norway::from_str(text).map_err(|e| ConfigError::Parse {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;

@@ -185,7 +185,7 @@ pub fn resolve(raw: raw::Config, path: &Path) -> Result<Config, ConfigError> {
                 format!("cannot read {}: {e}", full.display()),
             )
         })?;
-        let map: BTreeMap<String, raw::Profile> = serde_yaml::from_str(&text).map_err(|e| {
+        let map: BTreeMap<String, raw::Profile> = serde_norway::from_str(&text).map_err(|e| {
             cx.err(
                 format!("profile_files[{i}]"),
                 format!("{}: {e}", full.display()),

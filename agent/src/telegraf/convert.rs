@@ -258,7 +258,7 @@ fn output(root: &toml::Table, imp: &mut Imported) -> Option<raw::Output> {
     output
 }
 
-pub fn convert(root: &toml::Table) -> Result<Imported, serde_yaml::Error> {
+pub fn convert(root: &toml::Table) -> Result<Imported, serde_norway::Error> {
     let mut imp = Imported::default();
     let mut cfg = raw::Config::default();
 
@@ -426,7 +426,7 @@ pub fn convert(root: &toml::Table) -> Result<Imported, serde_yaml::Error> {
     }
     imp.yaml = format!(
         "# converted from a Telegraf configuration by `vigil-agent import-telegraf`\n{}",
-        serde_yaml::to_string(&cfg)?
+        serde_norway::to_string(&cfg)?
     );
     Ok(imp)
 }

@@ -22,7 +22,7 @@ pub enum ImportError {
     Render {
         path: PathBuf,
         #[source]
-        source: serde_yaml::Error,
+        source: serde_norway::Error,
     },
 }
 

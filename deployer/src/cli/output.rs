@@ -25,7 +25,7 @@ pub fn structured<T: Serialize>(
             Ok(true)
         }
         Output::Yaml => {
-            let s = serde_yaml::to_string(value).map_err(|e| Error::Encode(e.to_string()))?;
+            let s = serde_norway::to_string(value).map_err(|e| Error::Encode(e.to_string()))?;
             write!(out, "{s}")?;
             Ok(true)
         }

@@ -68,11 +68,11 @@ pub fn resource(api_version: &str, kind: &str, plural: &str) -> ApiResource {
 }
 
 /// Renders objects as multi-document YAML, as `kubectl apply -f -` reads it.
-pub fn to_yaml(objects: &[Object]) -> Result<String, serde_yaml::Error> {
+pub fn to_yaml(objects: &[Object]) -> Result<String, serde_norway::Error> {
     let mut out = String::new();
     for o in objects {
         out.push_str("---\n");
-        out.push_str(&serde_yaml::to_string(&o.object)?);
+        out.push_str(&serde_norway::to_string(&o.object)?);
     }
     Ok(out)
 }

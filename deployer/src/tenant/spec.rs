@@ -350,12 +350,12 @@ struct Header {
 
 /// Parses one tenant document. `origin` names the source in messages (a file path or `flags`).
 pub fn parse(origin: &str, text: &str) -> Result<TenantFile, Error> {
-    let schema = |e: serde_yaml::Error| Error::Schema {
+    let schema = |e: serde_norway::Error| Error::Schema {
         origin: origin.to_owned(),
         location: Location(e.location().map(|l| (l.line(), l.column()))),
         message: strip_location(&e.to_string()),
     };
-    let header: Header = serde_yaml::from_str(text).map_err(schema)?;
+    let header: Header = serde_norway::from_str(text).map_err(schema)?;
     let version = |field, found: Option<String>| Error::Version {
         origin: origin.to_owned(),
         field,
@@ -367,10 +367,10 @@ pub fn parse(origin: &str, text: &str) -> Result<TenantFile, Error> {
     if header.kind.as_deref() != Some(KIND) {
         return Err(version("kind", header.kind));
     }
-    serde_yaml::from_str(text).map_err(schema)
+    serde_norway::from_str(text).map_err(schema)
 }
 
-/// serde_yaml appends " at line L column C" itself; we print the location in one place.
+/// serde_norway appends " at line L column C" itself; we print the location in one place.
 fn strip_location(message: &str) -> String {
     match message.rfind(" at line ") {
         Some(i) => message[..i].to_owned(),

@@ -185,7 +185,7 @@ async fn daemonset_pod(args: &[&str]) -> (Value, Value) {
     let docs: Vec<Value> = run
         .stdout
         .split("\n---\n")
-        .filter_map(|d| serde_yaml::from_str::<Value>(d).ok())
+        .filter_map(|d| serde_norway::from_str::<Value>(d).ok())
         .collect();
     let ns = docs
         .iter()

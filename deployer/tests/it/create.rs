@@ -70,7 +70,7 @@ async fn create_from_flags_then_refuse_to_create_again() {
 
     let status = vigil(s, &["tenant", "status", &name, "-o", "yaml"]).await;
     status.ok();
-    let st: serde_yaml::Value = serde_yaml::from_str(&status.stdout).expect("status YAML");
+    let st: serde_norway::Value = serde_norway::from_str(&status.stdout).expect("status YAML");
     assert_eq!(st["grafanaUrl"], "http://grafana.flags.example.com/");
     assert_eq!(st["drift"]["checked"], true);
 

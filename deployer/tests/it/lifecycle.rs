@@ -41,7 +41,7 @@ async fn versions(
 ) -> BTreeMap<(String, String), String> {
     let mut out = BTreeMap::new();
     for doc in rendered.split("\n---\n").skip(1) {
-        let obj: DynamicObject = serde_yaml::from_str(doc).expect("rendered YAML");
+        let obj: DynamicObject = serde_norway::from_str(doc).expect("rendered YAML");
         let types = obj.types.clone().expect("apiVersion and kind");
         let (group, version) = types
             .api_version

@@ -86,8 +86,11 @@ async fn restricted_kubeconfig(
     }];
     kc.current_context = Some("restricted".into());
     let path = dir.join("restricted.kubeconfig");
-    std::fs::write(&path, serde_yaml::to_string(&kc).expect("kubeconfig YAML"))
-        .expect("write kubeconfig");
+    std::fs::write(
+        &path,
+        serde_norway::to_string(&kc).expect("kubeconfig YAML"),
+    )
+    .expect("write kubeconfig");
     path
 }
 

@@ -51,7 +51,7 @@ async fn rendered_policies(
     .await;
     run.ok();
     let _ = std::fs::remove_dir_all(dir);
-    let objects: Vec<serde_json::Value> = serde_yaml::Deserializer::from_str(&run.stdout)
+    let objects: Vec<serde_json::Value> = serde_norway::Deserializer::from_str(&run.stdout)
         .filter_map(|doc| serde_json::Value::deserialize(doc).ok())
         .filter(|v| {
             matches!(

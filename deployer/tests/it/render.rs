@@ -19,7 +19,7 @@ fn normalise(rendered: &str) -> String {
     expected.sort();
     let mut out = Vec::new();
     for doc in rendered.split("\n---\n") {
-        let Ok(mut value) = serde_yaml::from_str::<serde_yaml::Value>(doc) else {
+        let Ok(mut value) = serde_norway::from_str::<serde_norway::Value>(doc) else {
             out.push(doc.to_owned());
             continue;
         };
@@ -37,9 +37,9 @@ fn normalise(rendered: &str) -> String {
                 })
                 .unwrap_or_default();
             assert_eq!(keys, expected, "every dashboards/*.json is provisioned");
-            value["data"] = serde_yaml::Value::String("<dashboards/*.json>".into());
+            value["data"] = serde_norway::Value::String("<dashboards/*.json>".into());
             out.push(
-                serde_yaml::to_string(&value)
+                serde_norway::to_string(&value)
                     .expect("yaml")
                     .trim_end()
                     .to_owned(),

@@ -13,7 +13,7 @@ fn policies(yaml: &str) -> PolicySet {
 }
 
 fn try_policies(yaml: &str) -> Result<PolicySet, Error> {
-    let docs: Vec<serde_json::Value> = serde_yaml::Deserializer::from_str(yaml)
+    let docs: Vec<serde_json::Value> = serde_norway::Deserializer::from_str(yaml)
         .map(|d| {
             let mut v = serde_json::Value::deserialize(d).expect("YAML");
             if v["metadata"]["namespace"].is_null() {

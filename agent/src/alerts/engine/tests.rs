@@ -198,9 +198,8 @@ fn a_crash_loop_does_not_wait_for_its_pending_workload() {
 
 #[test]
 fn the_digest_lists_resolved_and_open_incidents_per_tenant() {
-    use std::str::FromStr;
     let settings = EngineSettings {
-        digest: Some(cron::Schedule::from_str("0 0 * * * *").unwrap()), // hourly
+        digest: Some(vigil_contract::Schedule::parse("0 * * * *").unwrap()), // hourly
         ..Default::default()
     };
     let (mut e, mut doc, none) = (Engine::new(settings), StateDoc::default(), BTreeMap::new());

@@ -172,7 +172,7 @@ mod tests {
     fn dest(name: &str, extra: &str) -> RawDestination {
         let p = std::env::temp_dir().join(format!("vigil-routes-{}-{name}", std::process::id()));
         std::fs::write(&p, format!("https://hooks.example/{name}")).unwrap();
-        serde_yaml::from_str(&format!("{{webhook: {{file: {}}}{extra}}}", p.display())).unwrap()
+        serde_norway::from_str(&format!("{{webhook: {{file: {}}}{extra}}}", p.display())).unwrap()
     }
 
     fn scope(tenant: Option<&str>, tags: &[(&str, &str)]) -> Scope {

@@ -54,7 +54,7 @@ pub fn config(s: &Settings) -> Value {
 }
 
 pub fn config_yaml(s: &Settings) -> String {
-    serde_yaml::to_string(&config(s)).unwrap_or_default()
+    serde_norway::to_string(&config(s)).unwrap_or_default()
 }
 
 pub fn config_map(s: &Settings) -> ConfigMap {

@@ -94,7 +94,7 @@ pub fn parse_alerting(origin: &str, text: &str) -> Result<Alerting, Problem> {
     if text.trim().is_empty() {
         return Ok(Alerting::default());
     }
-    let alerting: Alerting = serde_yaml::from_str(text).map_err(|e| {
+    let alerting: Alerting = serde_norway::from_str(text).map_err(|e| {
         let at = e
             .location()
             .map(|l| format!(" at line {}, column {}", l.line(), l.column()))

@@ -223,9 +223,9 @@ fn alerts(t: &Tenant) -> Option<alerts::Config> {
             min_interval: None,
             timeout: None,
         },
-        // with seconds, as vigil-agent reads it
+        // crontab as the tenant wrote it: vigil-agent reads the same dialect
         digest: s.digest_schedule.as_ref().map(|c| alerts::Digest {
-            cron: c.with_seconds(),
+            cron: c.as_str().to_owned(),
         }),
         output: None,
         spool: None,
@@ -234,10 +234,10 @@ fn alerts(t: &Tenant) -> Option<alerts::Config> {
 
 pub(super) fn objects(t: &Tenant, opts: &Options) -> Result<Vec<Object>, Error> {
     let c = Component::Collector;
-    let mut yaml = serde_yaml::to_string(&config(t)).unwrap_or_default();
+    let mut yaml = serde_norway::to_string(&config(t)).unwrap_or_default();
     let mut data = BTreeMap::from([(names::COLLECTOR_CONFIG_FILE.to_owned(), yaml.clone())]);
     if let Some(alerts) = alerts(t) {
-        let text = serde_yaml::to_string(&alerts).unwrap_or_default();
+        let text = serde_norway::to_string(&alerts).unwrap_or_default();
         yaml.push_str(&text);
         data.insert(names::COLLECTOR_ALERTS_FILE.to_owned(), text);
     }

@@ -74,7 +74,7 @@ fn slack(s: &Slack) -> serde_json::Value {
 fn render(
     t: &Tenant,
     templates: &[(&str, &str)],
-) -> Result<Vec<(String, serde_yaml::Value)>, Error> {
+) -> Result<Vec<(String, serde_norway::Value)>, Error> {
     let mut hb = Handlebars::new();
     hb.set_strict_mode(true);
     hb.register_escape_fn(handlebars::no_escape);
@@ -88,8 +88,8 @@ fn render(
         let yaml = hb
             .render_template(text, &ctx)
             .map_err(|e| err(e.to_string()))?;
-        let value: serde_yaml::Value =
-            serde_yaml::from_str(&yaml).map_err(|e| err(e.to_string()))?;
+        let value: serde_norway::Value =
+            serde_norway::from_str(&yaml).map_err(|e| err(e.to_string()))?;
         if value.is_null() {
             continue;
         }
@@ -129,7 +129,7 @@ pub(super) fn cilium(t: &Tenant, api_version: &str) -> Result<Vec<Object>, Error
                 return Err(err("kind must be CiliumNetworkPolicy".into()));
             }
             let mut obj: DynamicObject =
-                serde_yaml::from_value(value).map_err(|e| err(e.to_string()))?;
+                serde_norway::from_value(value).map_err(|e| err(e.to_string()))?;
             own(t, &mut obj.metadata);
             Ok(Object::with_resource(res.clone(), &obj)?)
         })
@@ -149,7 +149,7 @@ pub(super) fn kubernetes(t: &Tenant) -> Result<Vec<Object>, Error> {
                 return Err(err("kind must be NetworkPolicy".into()));
             }
             let mut np: NetworkPolicy =
-                serde_yaml::from_value(value).map_err(|e| err(e.to_string()))?;
+                serde_norway::from_value(value).map_err(|e| err(e.to_string()))?;
             own(t, &mut np.metadata);
             Ok(Object::typed(&np)?)
         })

@@ -149,7 +149,7 @@ fn collector_config_holds_paths_not_secrets() {
         .as_str()
         .expect("collector.yaml")
         .to_owned();
-    let v: serde_yaml::Value = serde_yaml::from_str(&yaml).expect("YAML");
+    let v: serde_norway::Value = serde_norway::from_str(&yaml).expect("YAML");
     let v1 = &v["output"]["influxdb"]["v1"];
     assert_eq!(v1["password"]["env"], "VIGIL_INFLUXDB_PASSWORD", "{yaml}");
     assert_eq!(v1["username"], "collector");

@@ -3,6 +3,7 @@
 use std::fmt;
 
 use serde::Serialize;
+use vigil_contract::{Schedule, schedule};
 
 use super::Problem;
 
@@ -137,66 +138,23 @@ pub fn duration(path: &str, raw: &str, min: u64, max: u64) -> Result<Duration, P
     }
 }
 
-/// A standard 5-field cron schedule (minute hour day-of-month month day-of-week), in UTC.
+/// A crontab schedule (five fields, minute hour day-of-month month day-of-week, or a name
+/// such as `@daily`), in UTC: vigil-agent reads the same dialect (`vigil_contract::schedule`),
+/// so it is passed on as written.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(transparent)]
 pub struct CronSchedule(String);
 
 impl CronSchedule {
     pub fn parse(path: &str, raw: &str) -> Result<Self, Problem> {
-        match Self::translate(raw) {
-            Some(_) => Ok(Self(raw.to_owned())),
-            None => Err(Problem::new(
-                path,
-                format!("{raw:?} is not a valid cron schedule"),
-                "write five fields: minute hour day-of-month month day-of-week, e.g. \"0 8 * * 1-5\"",
-            )),
+        match Schedule::crontab(raw) {
+            Ok(_) => Ok(Self(raw.to_owned())),
+            Err(e) => Err(Problem::new(path, e.to_string(), schedule::HOW)),
         }
     }
 
-    /// The same schedule for the cron crate (vigil-agent's format): a seconds field first,
-    /// and day-of-week numbers as names, because the crate counts 1 = Sunday where the
-    /// five-field form counts 0 (or 7) = Sunday, 1 = Monday.
-    pub fn with_seconds(&self) -> String {
-        Self::translate(&self.0).unwrap_or_else(|| format!("0 {}", self.0))
-    }
-
-    fn translate(raw: &str) -> Option<String> {
-        const DAYS: [&str; 8] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
-        let f: Vec<&str> = raw.split_whitespace().collect();
-        let [minute, hour, dom, month, dow] = f.as_slice() else {
-            return None;
-        };
-        let day = |d: &str| -> Option<String> {
-            match d.parse::<usize>() {
-                Ok(n) => DAYS.get(n).map(|s| (*s).to_owned()),
-                Err(_) => Some(d.to_owned()),
-            }
-        };
-        let items: Option<Vec<String>> = dow
-            .split(',')
-            .map(|item| {
-                let (range, step) = match item.split_once('/') {
-                    Some((r, s)) => (r, Some(s)),
-                    None => (item, None),
-                };
-                let range = if range == "*" {
-                    "*".to_owned()
-                } else {
-                    range
-                        .split('-')
-                        .map(day)
-                        .collect::<Option<Vec<_>>>()?
-                        .join("-")
-                };
-                Some(match step {
-                    Some(s) => format!("{range}/{s}"),
-                    None => range,
-                })
-            })
-            .collect();
-        let text = format!("0 {minute} {hour} {dom} {month} {}", items?.join(","));
-        text.parse::<cron::Schedule>().ok().map(|_| text)
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 }
 
@@ -262,21 +220,40 @@ mod tests {
     }
 
     #[test]
-    fn five_fields_become_the_agents_six_with_named_days() {
-        let c = CronSchedule::parse("x", "0 8 * * 1-5").unwrap();
-        assert_eq!(c.with_seconds(), "0 0 8 * * Mon-Fri");
-        let c = CronSchedule::parse("x", "30 6 * * 0,6").unwrap();
-        assert_eq!(c.with_seconds(), "0 30 6 * * Sun,Sat");
-        let c = CronSchedule::parse("x", "*/15 * * * *").unwrap();
-        assert_eq!(c.with_seconds(), "0 */15 * * * *");
-        assert!(CronSchedule::parse("x", "0 8 * * 9").is_err());
-    }
-
-    #[test]
     fn cron() {
         assert!(CronSchedule::parse("p", "0 8 * * 1-5").is_ok());
         assert!(CronSchedule::parse("p", "61 8 * * *").is_err());
         assert!(CronSchedule::parse("p", "0 8 * *").is_err());
+    }
+
+    #[test]
+    fn schedules_are_crontab_and_passed_on_as_written() {
+        for ok in [
+            "0 8 * * 1-5",
+            "30 6 * * 0,6",
+            "0 8 * * 7",
+            "*/15 * * * *",
+            "@daily",
+        ] {
+            assert_eq!(CronSchedule::parse("x", ok).unwrap().as_str(), ok);
+        }
+        assert!(CronSchedule::parse("x", "0 8 * * 9").is_err());
+        // the agent's old six-field form is not for tenant files
+        let e = CronSchedule::parse("x", "0 0 8 * * Mon-Fri")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("6 field(s)") && e.contains("write five fields"),
+            "{e}"
+        );
+        let e = CronSchedule::parse("p", "61 8 * * *")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("p: \"61 8 * * *\" is not a valid cron schedule: the minute field")
+                && e.contains("0 8 * * 1-5"),
+            "{e}"
+        );
     }
 
     #[test]
