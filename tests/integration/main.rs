@@ -26,6 +26,7 @@ fn render(
         origin: "test tenant".into(),
         file,
         base,
+        options: Default::default(),
     }
     .validate()
     .expect("valid tenant");

@@ -240,7 +240,7 @@ async fn influxdb_reaches_nothing_outside_the_tenant_in_either_mode() {
         let objects: Vec<serde_json::Value> = run
             .stdout
             .split("\n---\n")
-            .filter_map(|doc| serde_yaml::from_str::<serde_json::Value>(doc).ok())
+            .filter_map(|doc| serde_norway::from_str::<serde_json::Value>(doc).ok())
             .filter(|v| {
                 matches!(
                     v["kind"].as_str(),
