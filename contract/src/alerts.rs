@@ -32,6 +32,9 @@ pub struct Config {
     pub flapping: Option<Flapping>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub maintenance: Vec<Window>,
+    /// Required by the agent (`slack.default` at least); absent only in a rendered
+    /// configuration that has no destination yet (`vigil agent render` without credentials).
+    #[serde(default, skip_serializing_if = "Slack::is_empty")]
     pub slack: Slack,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<Digest>,
@@ -140,7 +143,7 @@ pub struct Window {
     pub rules: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Slack {
     pub default: Destination,
@@ -155,6 +158,12 @@ pub struct Slack {
     /// Per-request timeout (default 10s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<Dur>,
+}
+
+impl Slack {
+    pub fn is_empty(&self) -> bool {
+        *self == Slack::default()
+    }
 }
 
 /// `{webhook: {env: VAR}}` or `{bot_token: {file: PATH}, channel: C123}`, optionally with

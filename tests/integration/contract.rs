@@ -4,6 +4,7 @@
 //! collector's Secret volume would hold them.
 use std::path::{Path, PathBuf};
 
+use serde::Deserialize;
 use vigil_agent::config::Config;
 use vigil_agent::config::alerting::AlertingConfig;
 use vigil_contract::names;
@@ -78,5 +79,34 @@ fn tenant_name(golden: &str) -> &'static str {
     match golden {
         "small" => "smallco",
         _ => "acme",
+    }
+}
+
+/// The cluster agent's `agent.yaml` as `vigil agent render` writes it (the golden files the
+/// deployer's tests pin) parses in the agent, with the Slack credentials where the Secret
+/// would be mounted.
+#[test]
+fn what_vigil_agent_install_renders_parses_in_the_agent() {
+    for golden in ["agent-full"] {
+        let text = std::fs::read_to_string(golden_dir().join(format!("{golden}.golden.yaml")))
+            .expect("golden install");
+        let cm = serde_norway::Deserializer::from_str(&text)
+            .filter_map(|d| serde_json::Value::deserialize(d).ok())
+            .find(|v| v["kind"] == "ConfigMap" && v["metadata"]["name"] == "vigil-agent-config")
+            .expect("the agent's ConfigMap");
+        let yaml = cm["data"]["agent.yaml"].as_str().expect("agent.yaml");
+        let dir = temp_dir(golden);
+        std::fs::write(dir.join("token"), "xoxb-credential\n").expect("token");
+        for file in ["webhook", "tenant.globex.webhook"] {
+            std::fs::write(dir.join(file), "https://hooks.example/services/T/B/X\n")
+                .expect("webhook");
+        }
+        let yaml = yaml.replace("/etc/vigil-slack/", &format!("{}/", dir.display()));
+        let c = AlertingConfig::parse(&yaml, Path::new("agent.yaml"))
+            .unwrap_or_else(|e| panic!("{golden}: the agent refuses agent.yaml: {e}\n{yaml}"));
+        assert_eq!(c.name, "prod-eu-1");
+        assert_eq!(c.engine.windows.len(), 1, "{golden}: maintenance window");
+        assert!(c.engine.digest.is_some(), "{golden}: digest");
+        std::fs::remove_dir_all(&dir).ok();
     }
 }

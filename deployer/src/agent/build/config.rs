@@ -5,7 +5,8 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::ConfigMap;
-use serde_json::{Value, json};
+use vigil_contract::SecretRef;
+use vigil_contract::alerts::{self, Destination};
 
 use super::daemonset::{HEALTH_PORT, SLACK_DIR};
 use super::{CONFIG_MAP, NAME, meta};
@@ -14,43 +15,78 @@ use crate::agent::spec::{Settings, tenant_webhook_key};
 pub const CONFIG_DIR: &str = "/etc/vigil";
 pub const CONFIG_FILE: &str = "agent.yaml";
 
-/// The configuration as a JSON value (keys in vigil-agent's snake_case).
-pub fn config(s: &Settings) -> Value {
-    let mut doc = serde_json::to_value(&s.alerting).unwrap_or_else(|_| json!({}));
-    if !doc.is_object() {
-        doc = json!({});
-    }
-    // The Lease `vigil-agent-leader` and the state ConfigMaps `vigil-agent-*` (the Role
-    // grants exactly these); the namespace comes from POD_NAMESPACE.
-    doc["cluster"]["object_prefix"] = json!(NAME);
-    // /healthz and /readyz for the probes.
-    doc["cluster"]["listen"] = json!(format!("0.0.0.0:{HEALTH_PORT}"));
-    let file = |key: &str| json!({"file": format!("{SLACK_DIR}/{key}")});
+/// The configuration, in the contract's types.
+pub fn config(s: &Settings) -> alerts::Config {
+    let a = &s.alerting;
+    let c = a.cluster.clone().unwrap_or_default();
+    let file = |key: &str| SecretRef::File(format!("{SLACK_DIR}/{key}").into());
     let default = if s.slack.token {
-        json!({"bot_token": file("token"), "channel": s.slack.channel})
-    } else if s.slack.webhook {
-        json!({"webhook": file("webhook")})
-    } else {
-        Value::Null
-    };
-    if !default.is_null() {
-        doc["slack"]["default"] = default;
-    }
-    // `pointer_mut`, not `doc["slack"]["tenants"]`: indexing would insert `tenants: null`,
-    // which vigil-agent refuses.
-    if s.slack.token
-        && let Some(tenants) = doc
-            .pointer_mut("/slack/tenants")
-            .and_then(Value::as_object_mut)
-    {
-        for route in tenants.values_mut() {
-            route["bot_token"] = file("token");
+        Destination {
+            bot_token: Some(file("token")),
+            channel: s.slack.channel.clone(),
+            ..Default::default()
         }
-    }
+    } else if s.slack.webhook {
+        Destination {
+            webhook: Some(file("webhook")),
+            ..Default::default()
+        }
+    } else {
+        Destination::default()
+    };
+    let operator = a.slack.clone().unwrap_or_default();
+    let mut tenants: BTreeMap<String, Destination> = operator
+        .tenants
+        .iter()
+        .map(|(tenant, route)| {
+            let d = Destination {
+                bot_token: s.slack.token.then(|| file("token")),
+                channel: Some(route.channel.clone()),
+                templates: route.templates.clone().map(Into::into),
+                ..Default::default()
+            };
+            (tenant.clone(), d)
+        })
+        .collect();
     for tenant in &s.slack.tenant_webhooks {
-        doc["slack"]["tenants"][tenant] = json!({"webhook": file(&tenant_webhook_key(tenant))});
+        tenants.insert(
+            tenant.clone(),
+            Destination {
+                webhook: Some(file(&tenant_webhook_key(tenant))),
+                ..Default::default()
+            },
+        );
     }
-    doc
+    alerts::Config {
+        cluster: alerts::Cluster {
+            name: c.name,
+            // The Lease `vigil-agent-leader` and the state ConfigMaps `vigil-agent-*` (the
+            // Role grants exactly these); the namespace comes from POD_NAMESPACE.
+            object_prefix: Some(NAME.to_owned()),
+            lease_duration: c.lease_duration,
+            evaluation_interval: c.evaluation_interval,
+            node_selector: c.node_selector,
+            // /healthz and /readyz for the probes.
+            listen: Some(format!("0.0.0.0:{HEALTH_PORT}")),
+            namespaces: c.namespaces,
+            ..Default::default()
+        },
+        tenant_namespaces: a.tenant_namespaces.clone(),
+        rules: a.rules.clone(),
+        repeat_interval: a.repeat_interval,
+        flapping: a.flapping.clone(),
+        maintenance: a.maintenance.clone(),
+        slack: alerts::Slack {
+            default,
+            tenants,
+            api_url: operator.api_url,
+            min_interval: operator.min_interval,
+            timeout: operator.timeout,
+        },
+        digest: a.digest.clone(),
+        output: a.output.clone(),
+        spool: a.spool.clone(),
+    }
 }
 
 pub fn config_yaml(s: &Settings) -> String {

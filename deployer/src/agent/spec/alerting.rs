@@ -5,36 +5,39 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+use vigil_contract::units::Dur;
+use vigil_contract::{alerts, collector};
 
 use crate::input::Problem;
 
 /// The operator's alerting policy (`--config FILE`) in vigil-agent's `cluster` format (see
-/// docs/alerts.md): rules, maintenance windows, the digest, tenant routes... Passed to the
-/// agent as written; the keys vigil owns (where state lives, the Slack credentials) are refused.
+/// docs/alerts.md), typed with the contract's types (`vigil_contract::alerts`): rules,
+/// maintenance windows, the digest, tenant routes... The keys vigil owns (where state lives,
+/// the Slack credentials) are refused.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Alerting {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<AlertingCluster>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tenant_namespaces: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub rules: BTreeMap<String, alerts::Rule>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tenant_namespaces: Option<serde_json::Value>,
+    pub repeat_interval: Option<Dur>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rules: Option<serde_json::Value>,
+    pub flapping: Option<alerts::Flapping>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub maintenance: Vec<alerts::Window>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repeat_interval: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub flapping: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub maintenance: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub digest: Option<serde_json::Value>,
+    pub digest: Option<alerts::Digest>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slack: Option<AlertingSlack>,
     /// InfluxDB for the `alerts` measurement (the collector's `output` format).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub output: Option<serde_json::Value>,
+    pub output: Option<collector::Output>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub spool: Option<serde_json::Value>,
+    pub spool: Option<collector::Spool>,
 }
 
 /// `cluster:` keys the operator may set (namespace, state and credentials are vigil's).
@@ -44,9 +47,9 @@ pub struct AlertingCluster {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lease_duration: Option<serde_json::Value>,
+    pub lease_duration: Option<Dur>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub evaluation_interval: Option<serde_json::Value>,
+    pub evaluation_interval: Option<Dur>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_selector: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -63,9 +66,9 @@ pub struct AlertingSlack {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min_interval: Option<serde_json::Value>,
+    pub min_interval: Option<Dur>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timeout: Option<serde_json::Value>,
+    pub timeout: Option<Dur>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -156,11 +159,11 @@ mod tests {
         assert!(e.path.contains("line 3"), "{e}");
         let e = parse_alerting(
             "a.yaml",
-            "maintenance:\n- name: a\n  note: https://hooks.slack.com/services/T/B/X\n",
+            "maintenance:\n- name: https://hooks.slack.com/services/T/B/X\n  cron: '0 2 * * *'\n  duration: 1h\n",
         )
         .expect_err("inline");
-        assert_eq!(e.path, "a.yaml: maintenance[0].note");
+        assert_eq!(e.path, "a.yaml: maintenance[0].name");
         let ok = parse_alerting("a.yaml", "rules:\n  PodCrashLooping: {for: 30s}\n").expect("ok");
-        assert!(ok.rules.is_some());
+        assert!(ok.rules.contains_key("PodCrashLooping"));
     }
 }
