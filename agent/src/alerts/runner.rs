@@ -10,7 +10,8 @@ use tokio::sync::{Notify, mpsc, watch};
 
 use super::engine::{Change, Engine, EngineSettings};
 use super::live::LiveState;
-use super::signal::Signal;
+use super::signal::{Scope, Severity, Signal};
+use super::state::{Kind, Notification, StateDoc, unix_ms};
 use super::store::Store;
 
 /// Coalesces bursts of watch events into one evaluation.
@@ -38,13 +39,26 @@ pub struct Evaluation {
     pub changes: Option<mpsc::Sender<Vec<Change>>>,
 }
 
-/// Loads the scope's state, retrying while the store cannot be read.
-pub async fn load(store: &Store, stop: &mut watch::Receiver<bool>) -> Option<Arc<LiveState>> {
+/// The rule name of the one message sent when a scope's state did not decode.
+pub const ALERT_STATE_RESET: &str = "AlertStateReset";
+
+/// Loads the scope's state, retrying while the store cannot be read. State that does not
+/// decode is moved aside and replaced by an empty document, and the service desk is told
+/// once (`AlertStateReset`, sent directly: open incidents may be posted again).
+pub async fn load(
+    store: &Store,
+    scope: &str,
+    stop: &mut watch::Receiver<bool>,
+) -> Option<Arc<LiveState>> {
     let mut wait = Duration::from_millis(500);
     loop {
-        match store.load().await {
-            Ok(doc) => {
+        match store.load_or_quarantine().await {
+            Ok(loaded) => {
+                let mut doc = loaded.doc;
                 tracing::info!(state = %store.describe(), incidents = doc.incidents.len(), outbox = doc.outbox.len(), "alert state loaded");
+                if let Some(why) = loaded.reset {
+                    reset_notice(&mut doc, scope, &why);
+                }
                 return Some(Arc::new(LiveState::new(doc, store.clone())));
             }
             Err(e) => tracing::warn!(error = %e, "cannot load the alert state; retrying"),
@@ -55,6 +69,35 @@ pub async fn load(store: &Store, stop: &mut watch::Receiver<bool>) -> Option<Arc
         }
         wait = (wait * 2).min(Duration::from_secs(30));
     }
+}
+
+/// Queues the one `AlertStateReset` message.
+fn reset_notice(doc: &mut StateDoc, scope: &str, why: &str) {
+    let now_ms = unix_ms(SystemTime::now());
+    let signal = Signal::new(
+        ALERT_STATE_RESET,
+        Severity::Critical,
+        Scope {
+            object: format!("AlertState/{scope}"),
+            ..Default::default()
+        },
+        &format!("{scope}@{now_ms}"),
+    )
+    .summary(format!(
+        "alert state reset: {why}. Open incidents may be posted again; resolves of incidents \
+         opened before are not sent"
+    ));
+    let key = signal.fingerprint.clone();
+    doc.push(Notification {
+        seq: 0,
+        kind: Kind::Firing,
+        incident: key.clone(),
+        thread: key,
+        signal,
+        started_ms: now_ms,
+        at_ms: now_ms,
+        lines: Vec::new(),
+    });
 }
 
 impl Evaluation {

@@ -36,6 +36,34 @@ pub enum StoreError {
     },
 }
 
+/// A loaded document, and whether a bad one was moved aside to get it.
+pub struct Loaded {
+    pub doc: StateDoc,
+    /// What was wrong and where the bad document went.
+    pub reset: Option<String>,
+}
+
+async fn write_synced(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use tokio::io::AsyncWriteExt;
+    let mut f = tokio::fs::File::create(path).await?;
+    f.write_all(bytes).await?;
+    f.sync_all().await
+}
+
+/// Makes a create, rename or delete in `path`'s directory durable (best effort: logged).
+async fn sync_dir(path: &std::path::Path) {
+    let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) else {
+        return;
+    };
+    let result = match tokio::fs::File::open(dir).await {
+        Ok(d) => d.sync_all().await,
+        Err(e) => Err(e),
+    };
+    if let Err(error) = result {
+        tracing::warn!(dir = %dir.display(), %error, "cannot sync the state directory");
+    }
+}
+
 #[derive(Clone)]
 pub enum Store {
     File(PathBuf),
@@ -61,6 +89,74 @@ impl Store {
             Store::ConfigMap {
                 namespace, name, ..
             } => format!("configmap {namespace}/{name}"),
+        }
+    }
+
+    /// The stored document, or an empty one if none was stored yet. A document that does
+    /// not decode is moved aside (a file to `<file>.corrupt-<ms>`, a ConfigMap's text to a
+    /// new ConfigMap `<name>-corrupt-<ms>`) and an empty one is returned with where it went:
+    /// bad state must never stop alerting, and nothing is thrown away.
+    pub async fn load_or_quarantine(&self) -> Result<Loaded, StoreError> {
+        match self.load().await {
+            Ok(doc) => Ok(Loaded { doc, reset: None }),
+            Err(StoreError::Decode { at, source }) => {
+                let moved = self.quarantine().await?;
+                tracing::error!(state = %at, error = %source, moved_to = %moved, "the alert state does not decode: moved aside, starting with empty state");
+                Ok(Loaded {
+                    doc: StateDoc::default(),
+                    reset: Some(format!("{at} did not decode ({source}); kept as {moved}")),
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn quarantine(&self) -> Result<String, StoreError> {
+        let ms = vigil_contract::alert_state::unix_ms(std::time::SystemTime::now());
+        match self {
+            Store::File(path) => {
+                let to = path.with_extension(format!("corrupt-{ms}"));
+                tokio::fs::rename(path, &to)
+                    .await
+                    .map_err(|source| StoreError::File {
+                        path: path.clone(),
+                        source,
+                    })?;
+                sync_dir(path).await;
+                Ok(to.display().to_string())
+            }
+            Store::ConfigMap {
+                api,
+                namespace,
+                name,
+            } => {
+                let kube = |source| StoreError::Kube {
+                    namespace: namespace.clone(),
+                    name: name.clone(),
+                    source,
+                };
+                let data = api
+                    .get_opt(name)
+                    .await
+                    .map_err(kube)?
+                    .and_then(|cm| cm.data);
+                let copy = format!("{name}-corrupt-{ms}");
+                let cm = ConfigMap {
+                    metadata: ObjectMeta {
+                        name: Some(copy.clone()),
+                        namespace: Some(namespace.clone()),
+                        labels: Some(BTreeMap::from([(
+                            names::MANAGED_BY_LABEL.into(),
+                            names::MANAGER.into(),
+                        )])),
+                        ..Default::default()
+                    },
+                    data,
+                    ..Default::default()
+                };
+                api.create(&Default::default(), &cm).await.map_err(kube)?;
+                Ok(format!("configmap {namespace}/{copy}"))
+            }
         }
     }
 
@@ -117,8 +213,13 @@ impl Store {
                 {
                     tokio::fs::create_dir_all(dir).await.map_err(io)?;
                 }
-                tokio::fs::write(&tmp, text).await.map_err(io)?;
-                tokio::fs::rename(&tmp, path).await.map_err(io)
+                // data on disk before the rename makes it the state, the rename on disk
+                // before the save counts as done: a host crash leaves the old or the new
+                // document, never an empty or half one
+                write_synced(&tmp, text.as_bytes()).await.map_err(io)?;
+                tokio::fs::rename(&tmp, path).await.map_err(io)?;
+                sync_dir(path).await;
+                Ok(())
             }
             Store::ConfigMap {
                 api,

@@ -71,8 +71,6 @@ pub struct Outputs {
 pub enum AlertingError {
     #[error("device alerting keeps its state in a file: set cluster.state_file")]
     NoStateFile,
-    #[error("stopped while loading the alert state")]
-    Stopped,
     #[error("slack templates")]
     Templates(#[source] crate::sinks::slack::render::RenderError),
     #[error(transparent)]
@@ -122,7 +120,9 @@ pub async fn run_scope<S: SignalSource>(
 
 /// Starts the collector's device alerting: loads its state (`cluster.state_file`,
 /// required) and runs it as one scope. With `influx`, every state change is also written
-/// as a point of `alerts`.
+/// as a point of `alerts`. Returns at once: the pollers never wait for alerting (its
+/// inputs queue until the state is loaded), and a state that does not decode is moved
+/// aside instead of being retried forever.
 pub async fn start_devices(
     cfg: &AlertingConfig,
     agent: &str,
@@ -134,10 +134,6 @@ pub async fn start_devices(
 ) -> Result<DeviceAlerting, AlertingError> {
     let path = cfg.state_file.clone().ok_or(AlertingError::NoStateFile)?;
     let store = Store::File(path);
-    let mut stop_load = stop.clone();
-    let state = runner::load(&store, &mut stop_load)
-        .await
-        .ok_or(AlertingError::Stopped)?;
     let renderer = Arc::new(
         Renderer::new(&cfg.name, &cfg.routes.templates).map_err(AlertingError::Templates)?,
     );
@@ -157,8 +153,12 @@ pub async fn start_devices(
         renderer,
         influx,
     };
-    tokio::spawn(run_scope(
-        evaluation, state, signals, trigger, outputs, stop,
-    ));
+    tokio::spawn(async move {
+        let mut stop_load = stop.clone();
+        let Some(state) = runner::load(&store, &evaluation.name, &mut stop_load).await else {
+            return;
+        };
+        run_scope(evaluation, state, signals, trigger, outputs, stop).await;
+    });
     Ok(handle)
 }

@@ -111,7 +111,7 @@ impl Parts {
         ready: Option<Arc<Metrics>>,
     ) {
         let mut stop_load = stop.clone();
-        let Some(state) = runner::load(&store, &mut stop_load).await else {
+        let Some(state) = runner::load(&store, name, &mut stop_load).await else {
             return;
         };
         on_state(state.clone());

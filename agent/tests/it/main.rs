@@ -2,6 +2,7 @@
 //! namespace ICMP hosts, InfluxDB 1.x, VictoriaMetrics). One test binary for the crate.
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 mod alerts;
+mod chaos;
 mod cli;
 mod common;
 mod icmp;

@@ -1,0 +1,4 @@
+//! Fault injection against the sandbox's real peers: each test breaks something at the
+//! wrong moment (a corrupt file, a killed process, a dead peer) and checks the promise it
+//! is named after.
+mod bad_state;
