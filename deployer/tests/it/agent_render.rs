@@ -103,7 +103,7 @@ async fn invalid_input_is_refused_with_what_where_and_how() {
     let inline = dir.join("inline.yaml");
     std::fs::write(
         &inline,
-        format!("maintenance:\n  - name: x\n    note: {WEBHOOK}\n"),
+        format!("maintenance:\n  - name: {WEBHOOK}\n    cron: '0 2 * * *'\n    duration: 1h\n"),
     )
     .expect("write");
     let owned = dir.join("owned.yaml");
@@ -157,7 +157,7 @@ async fn invalid_input_is_refused_with_what_where_and_how() {
         ),
         (
             vec!["--config", &inline],
-            "maintenance[0].note: looks like a Slack credential written inline",
+            "maintenance[0].name: looks like a Slack credential written inline",
         ),
         (
             vec!["--slack-webhook-env", "A", "--slack-token-env", "B"],
