@@ -2,6 +2,12 @@
 //! once InfluxDB accepted it, so an outage or an agent restart loses nothing. Batches are
 //! sent oldest first. The spool is bounded: when a new batch does not fit, the oldest
 //! batches are dropped and the loss is returned to the caller, which reports it.
+//!
+//! Points not yet in a batch are in the *journal* (`current.journal`): the batcher appends
+//! every poll's lines to it before the poll's hand-over returns, so a killed process loses
+//! nothing (the journal becomes a batch at the next start); the journal is not synced, so
+//! a host crash may lose what arrived since the last batch (at most one `flush_interval`).
+//! A batch that turns out unreadable is renamed `*.corrupt`, never silently deleted.
 use std::collections::{BTreeSet, VecDeque};
 use std::fs;
 use std::io::Write;
@@ -59,7 +65,11 @@ pub struct Spool {
     fsync: bool,
     state: Mutex<State>,
     notify: Notify,
+    journal: Mutex<Option<fs::File>>,
 }
+
+/// The file holding the lines not yet batched.
+pub const JOURNAL: &str = "current.journal";
 
 /// What happened when a batch was added.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -120,13 +130,131 @@ impl Spool {
             entries: entries.into(),
             in_flight: BTreeSet::new(),
         };
-        Ok(Spool {
+        let spool = Spool {
             dir: dir.to_path_buf(),
             max_bytes,
             fsync,
             state: Mutex::new(state),
             notify: Notify::new(),
-        })
+            journal: Mutex::new(None),
+        };
+        spool.recover_journal()?;
+        Ok(spool)
+    }
+
+    /// Turns what a killed process left in the journal into a batch (complete lines only:
+    /// a line cut by the kill was never handed over).
+    fn recover_journal(&self) -> Result<(), SpoolError> {
+        let path = self.dir.join(JOURNAL);
+        let text = match fs::read(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(source) => return Err(SpoolError::File { path, source }),
+        };
+        let complete = text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let lines = text[..complete].iter().filter(|&&b| b == b'\n').count() as u64;
+        if lines > 0 {
+            self.push(&text[..complete], lines, false)?;
+            tracing::info!(
+                points = lines,
+                "points of the previous run recovered from the journal"
+            );
+        }
+        if complete < text.len() {
+            tracing::warn!(
+                bytes = text.len() - complete,
+                "an incomplete line at the end of the journal was dropped (cut by a crash before its hand-over returned)"
+            );
+        }
+        fs::remove_file(&path).map_err(|source| SpoolError::File {
+            path: path.clone(),
+            source,
+        })?;
+        self.sync_dir();
+        Ok(())
+    }
+
+    fn journal_file(&self) -> std::sync::MutexGuard<'_, Option<fs::File>> {
+        self.journal.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Appends lines not yet batched; when this returns they survive a process crash.
+    pub fn journal_append(&self, text: &[u8]) -> Result<(), SpoolError> {
+        if text.is_empty() {
+            return Ok(());
+        }
+        let path = self.dir.join(JOURNAL);
+        let ferr = |source| SpoolError::File {
+            path: path.clone(),
+            source,
+        };
+        let mut guard = self.journal_file();
+        if guard.is_none() {
+            let f = fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .map_err(ferr)?;
+            *guard = Some(f);
+        }
+        match guard.as_mut() {
+            Some(f) => f.write_all(text).map_err(ferr),
+            None => Ok(()),
+        }
+    }
+
+    /// After a batch was pushed: the journal holds exactly `rest`, the lines still waiting.
+    pub fn journal_replace(&self, rest: &[u8]) -> Result<(), SpoolError> {
+        let path = self.dir.join(JOURNAL);
+        let ferr = |source| SpoolError::File {
+            path: path.clone(),
+            source,
+        };
+        let mut guard = self.journal_file();
+        match guard.as_mut() {
+            Some(f) => {
+                f.set_len(0).map_err(ferr)?;
+                f.write_all(rest).map_err(ferr)
+            }
+            None if rest.is_empty() => Ok(()),
+            None => {
+                drop(guard);
+                self.journal_append(rest)
+            }
+        }
+    }
+
+    /// Makes creates, renames and deletes in the spool directory durable (with `fsync`).
+    fn sync_dir(&self) {
+        if !self.fsync {
+            return;
+        }
+        if let Err(error) = fs::File::open(&self.dir).and_then(|d| d.sync_all()) {
+            tracing::warn!(dir = %self.dir.display(), %error, "cannot sync the spool directory");
+        }
+    }
+
+    /// Moves an unreadable batch aside (`<name>.corrupt`) and forgets it. Its points are
+    /// lost for InfluxDB, but the file stays for a person to look at.
+    pub fn quarantine(&self, e: &Entry) -> PathBuf {
+        let mut to = e.path.clone().into_os_string();
+        to.push(".corrupt");
+        let to = PathBuf::from(to);
+        {
+            let mut st = self.lock();
+            st.in_flight.remove(&e.seq);
+            if let Some(i) = st.entries.iter().position(|x| x.seq == e.seq)
+                && let Some(x) = st.entries.remove(i)
+            {
+                st.bytes -= x.bytes;
+                st.points -= x.points;
+            }
+        }
+        if let Err(error) = fs::rename(&e.path, &to) {
+            tracing::error!(file = %e.path.display(), %error, "cannot move the unreadable batch aside");
+        }
+        self.sync_dir();
+        to
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -156,6 +284,7 @@ impl Spool {
             }
         }
         fs::rename(&tmp, &path).map_err(ferr)?;
+        self.sync_dir();
         let bytes = body.len() as u64;
         let mut pushed = Pushed::default();
         {
@@ -239,6 +368,8 @@ impl Spool {
             }
             let _ = fs::remove_file(&e.path);
         }
+        drop(st);
+        self.sync_dir();
     }
 
     /// (batches, bytes, points) currently spooled.
@@ -292,5 +423,39 @@ mod tests {
         );
         assert_eq!(s.stats(), (2, 8, 10));
         assert_eq!(s.oldest().unwrap().points, 7);
+    }
+
+    #[test]
+    fn a_killed_process_leaves_its_journal_which_the_next_start_batches() {
+        let d = dir("journal");
+        let s = Spool::open(&d, 1 << 20, true).unwrap();
+        s.journal_append(b"a 1\n").unwrap();
+        s.journal_append(b"b 2\nc 3").unwrap(); // the kill cut the last line
+        drop(s);
+        let s = Spool::open(&d, 1 << 20, true).unwrap();
+        assert_eq!(s.stats(), (1, 8, 2), "the complete lines became one batch");
+        let e = s.oldest().unwrap();
+        assert_eq!(s.read(&e).unwrap(), b"a 1\nb 2\n");
+        assert!(!d.join(JOURNAL).exists());
+        // after a flush the journal holds only what still waits
+        s.journal_append(b"x 1\ny 2\n").unwrap();
+        s.journal_replace(b"y 2\n").unwrap();
+        drop(s);
+        let s = Spool::open(&d, 1 << 20, true).unwrap();
+        assert_eq!(s.stats().2, 3);
+    }
+
+    #[test]
+    fn a_corrupt_batch_is_moved_aside_not_deleted() {
+        let d = dir("corrupt");
+        let s = Spool::open(&d, 1 << 20, false).unwrap();
+        s.push(b"not gzip", 4, true).unwrap();
+        let e = s.oldest().unwrap();
+        let kept = s.quarantine(&e);
+        assert_eq!(s.stats(), (0, 0, 0));
+        assert_eq!(fs::read(&kept).unwrap(), b"not gzip");
+        assert!(kept.to_string_lossy().ends_with(".lp.gz.corrupt"));
+        drop(s);
+        assert_eq!(Spool::open(&d, 1 << 20, false).unwrap().stats(), (0, 0, 0));
     }
 }

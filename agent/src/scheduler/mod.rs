@@ -136,7 +136,10 @@ impl Scheduler {
                 alerting.observe(&points);
             }
             if let Some(sink) = &self.sink {
+                let n = points.len();
                 sink.send(points).await;
+                // from here on a crash of this process no longer loses the poll
+                tracing::debug!(device = %device.name, source = source.as_str(), ts, points = n, "poll handed over");
             }
             // next tick: skip ticks already missed; back off while an SNMP device is dead
             let skip = if source == Source::Snmp {

@@ -1,5 +1,7 @@
 //! Collects points into batches of at most `batch_size` lines, flushed at the latest after
-//! `flush_interval`, and puts each batch (gzipped if configured) into the spool.
+//! `flush_interval`, and puts each batch (gzipped if configured) into the spool. A hand-over
+//! ([`BatcherHandle::send`]) returns once its lines are in the spool's journal: from then on
+//! a killed process loses none of them.
 use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
@@ -7,30 +9,37 @@ use std::time::Duration;
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::lineproto;
 use crate::point::Point;
 use crate::spool::Spool;
 use crate::telemetry::{Event, Metrics};
 
+type HandOver = (Vec<Point>, oneshot::Sender<()>);
+
 /// Where pollers send their points.
 #[derive(Clone)]
 pub struct BatcherHandle {
-    tx: mpsc::Sender<Vec<Point>>,
+    tx: mpsc::Sender<HandOver>,
 }
 
 impl BatcherHandle {
-    /// Queues points; waits if the batcher is behind (back-pressure, never drops).
+    /// Hands points over and waits until they are in the spool's journal (back-pressure,
+    /// never drops): when this returns, a process crash no longer loses them.
     pub async fn send(&self, points: Vec<Point>) {
-        if !points.is_empty() {
-            let _ = self.tx.send(points).await;
+        if points.is_empty() {
+            return;
+        }
+        let (ack, done) = oneshot::channel();
+        if self.tx.send((points, ack)).await.is_ok() {
+            let _ = done.await;
         }
     }
 }
 
 pub struct Batcher {
-    rx: mpsc::Receiver<Vec<Point>>,
+    rx: mpsc::Receiver<HandOver>,
     spool: Arc<Spool>,
     metrics: Arc<Metrics>,
     batch_size: usize,
@@ -71,28 +80,54 @@ impl Batcher {
         loop {
             tokio::select! {
                 msg = self.rx.recv() => match msg {
-                    Some(points) => {
-                        for p in &points {
-                            if lineproto::encode_into(&mut self.buf, p) {
-                                self.lines += 1;
-                                if self.lines >= self.batch_size {
-                                    self.flush();
-                                }
-                            }
-                        }
+                    Some((points, ack)) => {
+                        self.take(&points);
+                        let _ = ack.send(());
                     }
                     None => break,
                 },
-                _ = tick.tick() => self.flush(),
+                _ = tick.tick() => self.flush(b""),
             }
         }
-        self.flush();
+        self.flush(b"");
     }
 
-    fn flush(&mut self) {
+    /// Encodes a hand-over, appends it to the journal, then batches it line by line.
+    fn take(&mut self, points: &[Point]) {
+        let mut text = String::new();
+        let mut ends = Vec::with_capacity(points.len());
+        for p in points {
+            if lineproto::encode_into(&mut text, p) {
+                ends.push(text.len());
+            }
+        }
+        if let Err(e) = self.spool.journal_append(text.as_bytes()) {
+            tracing::error!(error = %e, "cannot journal points: they are lost if the process crashes before the next batch");
+        }
+        let mut start = 0;
+        for end in ends {
+            self.buf.push_str(&text[start..end]);
+            start = end;
+            self.lines += 1;
+            if self.lines >= self.batch_size {
+                // the journal keeps exactly what is still waiting
+                self.flush(&text.as_bytes()[start..]);
+            }
+        }
+    }
+
+    /// Pushes the batch into the spool; the journal then holds only `rest`.
+    fn flush(&mut self, rest: &[u8]) {
         if self.lines == 0 {
             return;
         }
+        self.flush_batch();
+        if let Err(e) = self.spool.journal_replace(rest) {
+            tracing::error!(error = %e, "cannot reset the journal: its points may be sent twice after a crash");
+        }
+    }
+
+    fn flush_batch(&mut self) {
         let text = std::mem::take(&mut self.buf);
         let lines = std::mem::replace(&mut self.lines, 0) as u64;
         let body = if self.gzip {

@@ -84,6 +84,13 @@ async fn worker(
                 continue;
             }
         };
+        if let Some(why) = unreadable(&body, entry.gzip) {
+            let kept = spool.quarantine(&entry);
+            metrics.points_dropped.fetch_add(entry.points, Relaxed);
+            update_spool_gauges(&spool, &metrics);
+            tracing::error!(file = %entry.path.display(), kept_as = %kept.display(), points = entry.points, reason = why, "spooled batch is corrupt: moved aside, its points counted as dropped");
+            continue;
+        }
         match client.write(body.clone(), entry.gzip).await {
             WriteOutcome::Accepted => {
                 metrics.points_written.fetch_add(entry.points, Relaxed);
@@ -149,6 +156,24 @@ async fn worker(
             }
         }
     }
+}
+
+/// Why a spooled batch cannot be what the batcher wrote: a gzip stream that does not decode
+/// to the end, or text cut in the middle of a line (the batcher ends every line).
+fn unreadable(body: &[u8], gzip: bool) -> Option<&'static str> {
+    let text;
+    let text = if gzip {
+        let mut out = Vec::new();
+        if GzDecoder::new(body).read_to_end(&mut out).is_err() {
+            return Some("gzip does not decode");
+        }
+        text = out;
+        &text[..]
+    } else {
+        body
+    };
+    (!text.is_empty() && text.last() != Some(&b'\n'))
+        .then_some("truncated: the last line is incomplete")
 }
 
 /// Sends `lines` in halves until each part is accepted or a single line is refused.

@@ -2,3 +2,4 @@
 //! wrong moment (a corrupt file, a killed process, a dead peer) and checks the promise it
 //! is named after.
 mod bad_state;
+mod crash;
