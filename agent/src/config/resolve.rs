@@ -211,7 +211,7 @@ pub fn resolve(raw: raw::Config, path: &Path) -> Result<Config, ConfigError> {
                 format!("profile {name:?} is already defined (built-in or earlier)"),
             ));
         }
-        let resolved = Profile::from_raw(&name, &p, &at).map_err(|e| cx.err(at.clone(), e))?;
+        let resolved = Profile::from_raw(&name, &p, &at).map_err(|e| cx.caused(at.clone(), &e))?;
         profiles.insert(name, Arc::new(resolved));
     }
 
