@@ -121,12 +121,13 @@ impl InfluxClient {
         if status.is_success() {
             return WriteOutcome::Accepted;
         }
-        let retry_after = resp
-            .headers()
-            .get(RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+        let retry_after = resp.headers().get(RETRY_AFTER).and_then(|v| {
+            let secs = v.to_str().ok().and_then(|v| v.trim().parse::<u64>().ok());
+            if secs.is_none() {
+                tracing::warn!(%status, retry_after = ?v, "InfluxDB's Retry-After is not a number of seconds; ignored");
+            }
+            secs.map(Duration::from_secs)
+        });
         let text = resp.text().await.unwrap_or_default();
         let reason = format!(
             "HTTP {status}: {}",
