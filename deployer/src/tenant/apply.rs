@@ -290,10 +290,17 @@ pub fn with_readable_webhook_endpoints(t: &Tenant) -> Tenant {
             Ok(v) => {
                 credentials.insert(key, v);
             }
-            Err(_) => return t.clone(),
+            Err(problem) => {
+                // expected where the render runs without the tenant's secrets
+                tracing::debug!(%problem, "a webhook is not readable here; policies allow Slack's default host");
+                return t.clone();
+            }
         }
     }
-    with_webhook_endpoints(t, &credentials, "").unwrap_or_else(|_| t.clone())
+    with_webhook_endpoints(t, &credentials, "").unwrap_or_else(|error| {
+        tracing::warn!(tenant = %t.name, %error, "a webhook is not a URL; policies allow Slack's default host");
+        t.clone()
+    })
 }
 
 fn managed(ns: &Namespace, tenant: &str) -> bool {
@@ -332,12 +339,18 @@ async fn existing_secrets(
             continue;
         };
         for k in SecretKey::ALL.iter().filter(|k| k.secret() == suffix) {
-            if let Some(v) = data
-                .get(k.key())
-                .and_then(|b| String::from_utf8(b.0.clone()).ok())
-                && !v.is_empty()
-            {
-                out.insert(*k, Redacted::new(v));
+            let Some(bytes) = data.get(k.key()) else {
+                continue;
+            };
+            match String::from_utf8(bytes.0.clone()) {
+                Ok(v) if !v.is_empty() => {
+                    out.insert(*k, Redacted::new(v));
+                }
+                Ok(_) => {}
+                Err(_) => {
+                    // the value is a secret: neither it nor the error (which holds it) is logged
+                    tracing::warn!(tenant = %t.name, secret = %name, key = k.key(), "stored value is not UTF-8; a new one is generated");
+                }
             }
         }
     }
