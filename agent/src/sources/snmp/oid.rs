@@ -93,3 +93,20 @@ impl fmt::Display for Oid {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_part_keeps_why_it_does_not_parse() {
+        let e = Oid::parse("1.3.x").unwrap_err();
+        assert_eq!(
+            crate::error::chain(&e),
+            "OID \"1.3.x\" has an invalid part \"x\": invalid digit found in string"
+        );
+        let e = Oid::parse("1.99999999999").unwrap_err();
+        assert!(crate::error::chain(&e).ends_with("too large to fit in target type"));
+        assert_eq!(Oid::parse(" .1.3.6 ").unwrap(), Oid(vec![1, 3, 6]));
+    }
+}
