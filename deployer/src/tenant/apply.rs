@@ -131,13 +131,25 @@ async fn check_cluster_ranges(client: &Client, t: &Tenant, opts: &Options) -> Re
                 .into_iter()
                 .chain(s.pod_cidr.clone())
         })
-        .filter_map(|c| c.parse().ok())
+        .filter_map(|c| match c.parse() {
+            Ok(net) => Some(net),
+            Err(error) => {
+                tracing::warn!(pod_cidr = %c, %error, "a node's pod CIDR does not parse; device CIDRs are not checked against it");
+                None
+            }
+        })
         .map(|net| ("pod range", net))
         .collect();
     if let Some(ip) = api_service
         .and_then(|s| s.spec)
         .and_then(|s| s.cluster_ip)
-        .and_then(|ip| ip.parse::<std::net::IpAddr>().ok())
+        .and_then(|ip| match ip.parse::<std::net::IpAddr>() {
+            Ok(ip) => Some(ip),
+            Err(error) => {
+                tracing::warn!(cluster_ip = %ip, %error, "the kubernetes service's cluster IP does not parse; device CIDRs are not checked against it");
+                None
+            }
+        })
     {
         ranges.push(("service range", IpNet::from(ip)));
     }
