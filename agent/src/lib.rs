@@ -8,6 +8,7 @@
 pub mod alerts;
 pub mod commands;
 pub mod config;
+pub mod error;
 pub mod lineproto;
 pub mod point;
 pub mod scheduler;

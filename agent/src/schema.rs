@@ -35,10 +35,30 @@ pub struct Field {
     pub ty: String,
 }
 
+/// The shipped schema does not parse, or a point is not described by it.
+#[derive(Debug, thiserror::Error)]
+pub enum SchemaError {
+    #[error("cannot parse schema/metrics.json")]
+    Parse(#[source] serde_json::Error),
+    #[error("measurement {0:?} is not in the schema")]
+    Measurement(String),
+    #[error("{measurement}: tag {tag:?} is not in the schema")]
+    Tag { measurement: String, tag: String },
+    #[error("{measurement}: field {field:?} is not in the schema")]
+    Field { measurement: String, field: String },
+    #[error("{measurement}: field {field:?} is {found} but the schema says {expected}")]
+    FieldType {
+        measurement: String,
+        field: String,
+        found: &'static str,
+        expected: String,
+    },
+}
+
 impl Schema {
     /// The schema shipped with this build.
-    pub fn load() -> Result<Schema, String> {
-        serde_json::from_str(JSON).map_err(|e| format!("schema/metrics.json: {e}"))
+    pub fn load() -> Result<Schema, SchemaError> {
+        serde_json::from_str(JSON).map_err(SchemaError::Parse)
     }
 
     pub fn measurement(&self, name: &str) -> Option<&Measurement> {
@@ -47,13 +67,16 @@ impl Schema {
 
     /// Checks that the point's measurement, tags and field types are in the schema.
     /// `device_tags` are the configured device tags, which the schema does not list.
-    pub fn check(&self, p: &Point, device_tags: &BTreeSet<String>) -> Result<(), String> {
+    pub fn check(&self, p: &Point, device_tags: &BTreeSet<String>) -> Result<(), SchemaError> {
         let m = self
             .measurement(&p.measurement)
-            .ok_or_else(|| format!("measurement {:?} is not in the schema", p.measurement))?;
+            .ok_or_else(|| SchemaError::Measurement(p.measurement.clone()))?;
         for k in p.tags.keys() {
             if !m.tags.iter().any(|t| &t.name == k) && !device_tags.contains(k) {
-                return Err(format!("{}: tag {k:?} is not in the schema", m.name));
+                return Err(SchemaError::Tag {
+                    measurement: m.name.clone(),
+                    tag: k.clone(),
+                });
             }
         }
         for (k, v) in &p.fields {
@@ -61,14 +84,17 @@ impl Schema {
                 .fields
                 .iter()
                 .find(|f| &f.name == k)
-                .ok_or_else(|| format!("{}: field {k:?} is not in the schema", m.name))?;
+                .ok_or_else(|| SchemaError::Field {
+                    measurement: m.name.clone(),
+                    field: k.clone(),
+                })?;
             if f.ty != v.type_name() {
-                return Err(format!(
-                    "{}: field {k:?} is {} but the schema says {}",
-                    m.name,
-                    v.type_name(),
-                    f.ty
-                ));
+                return Err(SchemaError::FieldType {
+                    measurement: m.name.clone(),
+                    field: k.clone(),
+                    found: v.type_name(),
+                    expected: f.ty.clone(),
+                });
             }
         }
         Ok(())

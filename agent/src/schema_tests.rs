@@ -138,6 +138,7 @@ fn a_point_outside_the_schema_is_refused() {
     assert!(
         s.check(&p, &BTreeSet::new())
             .unwrap_err()
+            .to_string()
             .contains("schema says integer")
     );
     let mut p = Point::new("nope", 0);

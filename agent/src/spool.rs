@@ -111,6 +111,9 @@ impl Spool {
                 continue;
             }
             let Some((seq, points, gzip)) = parse_name(&name) else {
+                if name.ends_with(".lp") || name.ends_with(".lp.gz") {
+                    tracing::warn!(dir = %dir.display(), file = %name, "spooled batch has a name that does not parse (SEQ-POINTS.lp[.gz]); left in place and not sent");
+                }
                 continue;
             };
             let bytes = e.metadata().map_err(derr)?.len();

@@ -41,17 +41,17 @@ async fn client(cfg: &AlertingConfig) -> Result<kube::Client, CommandError> {
                     source,
                 }
             })?;
-            kube::Config::from_custom_kubeconfig(kc, &opts).await
+            kube::Config::from_custom_kubeconfig(kc, &opts)
+                .await
+                .map_err(CommandError::KubeConfig)?
         }
-        None if cfg.context.is_some() => kube::Config::from_kubeconfig(&opts).await,
-        None => kube::Config::infer().await.map_err(|e| {
-            kube::config::KubeconfigError::ReadConfig(
-                std::io::Error::other(e.to_string()),
-                std::path::PathBuf::from("<in-cluster or $KUBECONFIG>"),
-            )
-        }),
-    }
-    .map_err(CommandError::KubeConfig)?;
+        None if cfg.context.is_some() => kube::Config::from_kubeconfig(&opts)
+            .await
+            .map_err(CommandError::KubeConfig)?,
+        None => kube::Config::infer()
+            .await
+            .map_err(CommandError::KubeInfer)?,
+    };
     kube::Client::try_from(config).map_err(CommandError::KubeClient)
 }
 

@@ -41,6 +41,9 @@ pub enum CommandError {
     },
     #[error("cannot configure the kubernetes client")]
     KubeConfig(#[source] kube::config::KubeconfigError),
+    /// Neither in-cluster nor `$KUBECONFIG` settings could be read.
+    #[error("cannot configure the kubernetes client")]
+    KubeInfer(#[source] kube::config::InferConfigError),
     #[error("cannot build the kubernetes client")]
     KubeClient(#[source] kube::Error),
 }
@@ -76,6 +79,7 @@ impl CommandError {
             | CommandError::Alerting(_)
             | CommandError::Listen { .. }
             | CommandError::KubeConfig(_)
+            | CommandError::KubeInfer(_)
             | CommandError::KubeClient(_) => 1,
         }
     }

@@ -82,7 +82,7 @@ impl AlertingConfig {
             message: e.to_string(),
         })?;
         let rules = Rules::scoped(&raw.rules, raw.cluster.namespaces.as_deref())
-            .map_err(|e| invalid(path, "rules", e))?;
+            .map_err(|e| invalid(path, "rules", e.to_string()))?;
         let mut windows = Vec::new();
         for (i, w) in raw.maintenance.into_iter().enumerate() {
             let name = w.name.clone();

@@ -35,6 +35,11 @@ impl Ctx<'_> {
             message: message.into(),
         }
     }
+
+    /// An error whose message is `e` with its causes: [`ConfigError::Invalid`] holds text.
+    fn caused(&self, location: impl Into<String>, e: &dyn std::error::Error) -> ConfigError {
+        self.err(location, crate::error::chain(e))
+    }
 }
 
 fn default_agent_name() -> String {
@@ -133,7 +138,7 @@ pub fn resolve(raw: raw::Config, path: &Path) -> Result<Config, ConfigError> {
                     token: v2
                         .token
                         .resolve()
-                        .map_err(|e| cx.err(format!("{at}.v2.token"), e))?,
+                        .map_err(|e| cx.caused(format!("{at}.v2.token"), &e))?,
                 },
                 (None, Some(v1)) => InfluxApi::V1 {
                     database: v1.database,
@@ -143,7 +148,7 @@ pub fn resolve(raw: raw::Config, path: &Path) -> Result<Config, ConfigError> {
                         .password
                         .map(|p| p.resolve())
                         .transpose()
-                        .map_err(|e| cx.err(format!("{at}.v1.password"), e))?,
+                        .map_err(|e| cx.caused(format!("{at}.v1.password"), &e))?,
                 },
                 _ => {
                     return Err(cx.err(
@@ -206,7 +211,7 @@ pub fn resolve(raw: raw::Config, path: &Path) -> Result<Config, ConfigError> {
                 format!("profile {name:?} is already defined (built-in or earlier)"),
             ));
         }
-        let resolved = Profile::from_raw(&name, &p, &at).map_err(|e| cx.err(at.clone(), e))?;
+        let resolved = Profile::from_raw(&name, &p, &at).map_err(|e| cx.caused(at.clone(), &e))?;
         profiles.insert(name, Arc::new(resolved));
     }
 
@@ -391,7 +396,7 @@ fn snmp(cx: &Ctx<'_>, s: &raw::Snmp, at: &str) -> Result<SnmpSettings, ConfigErr
             SnmpCredentials::V2c {
                 community: c
                     .resolve()
-                    .map_err(|e| cx.err(format!("{at}.community"), e))?,
+                    .map_err(|e| cx.caused(format!("{at}.community"), &e))?,
             }
         }
         "3" => {
@@ -419,7 +424,7 @@ fn snmp(cx: &Ctx<'_>, s: &raw::Snmp, at: &str) -> Result<SnmpSettings, ConfigErr
                     })?,
                     a.password
                         .resolve()
-                        .map_err(|e| cx.err(format!("{at}.auth.password"), e))?,
+                        .map_err(|e| cx.caused(format!("{at}.auth.password"), &e))?,
                 )),
             };
             let privacy = match &s.privacy {
@@ -433,7 +438,7 @@ fn snmp(cx: &Ctx<'_>, s: &raw::Snmp, at: &str) -> Result<SnmpSettings, ConfigErr
                     })?,
                     p.password
                         .resolve()
-                        .map_err(|e| cx.err(format!("{at}.priv.password"), e))?,
+                        .map_err(|e| cx.caused(format!("{at}.priv.password"), &e))?,
                 )),
             };
             if privacy.is_some() && auth.is_none() {

@@ -51,19 +51,31 @@ fn number<N: TryFrom<i64>>(
     n
 }
 
-/// `udp://10.0.0.1:161` -> ("10.0.0.1", Some(161))
-fn parse_agent(a: &str) -> (String, Option<u16>) {
-    let a = a.split_once("://").map_or(a, |(_, r)| r);
-    if let Some(rest) = a.strip_prefix('[') {
-        if let Some((host, port)) = rest.split_once("]:") {
-            return (host.to_string(), port.parse().ok());
+/// `udp://10.0.0.1:161` -> ("10.0.0.1", Some(161)); a port that is not a number is reported
+/// and left to vigil's default.
+fn parse_agent(agent: &str, at: &str, warnings: &mut Vec<String>) -> (String, Option<u16>) {
+    let a = agent.split_once("://").map_or(agent, |(_, r)| r);
+    let (host, port) = if let Some(rest) = a.strip_prefix('[') {
+        match rest.split_once("]:") {
+            Some((host, port)) => (host, Some(port)),
+            None => (rest.trim_end_matches(']'), None),
         }
-        return (rest.trim_end_matches(']').to_string(), None);
-    }
-    match a.rsplit_once(':') {
-        Some((h, p)) if !h.contains(':') => (h.to_string(), p.parse().ok()),
-        _ => (a.to_string(), None),
-    }
+    } else {
+        match a.rsplit_once(':') {
+            Some((h, p)) if !h.contains(':') => (h, Some(p)),
+            _ => (a, None),
+        }
+    };
+    let port = port.and_then(|p| match p.parse() {
+        Ok(p) => Some(p),
+        Err(e) => {
+            warnings.push(format!(
+                "{at}: agents: {agent:?} has port {p:?} ({e}); vigil's default 161 is used"
+            ));
+            None
+        }
+    });
+    (host.to_string(), port)
 }
 
 fn env_name(prefix: &str, n: usize) -> String {
@@ -339,7 +351,7 @@ pub fn convert(root: &toml::Table) -> Result<Imported, serde_norway::Error> {
                 .push(format!("{at}: no agents; nothing to poll"));
         }
         for a in agents {
-            let (host, port) = parse_agent(&a);
+            let (host, port) = parse_agent(&a, &at, &mut imp.warnings);
             let mut device = raw::Device::new(host.clone(), host);
             device.interval = interval;
             device.snmp = Some(raw::Snmp {

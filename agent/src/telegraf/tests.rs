@@ -118,3 +118,20 @@ fn durations_vigil_cannot_read_are_reported_not_copied() {
     assert!(!out.yaml.contains("1m30s"), "{}", out.yaml);
     assert!(out.yaml.contains("timeout: 2s"), "{}", out.yaml);
 }
+
+#[test]
+fn an_agent_port_that_is_not_a_number_is_reported() {
+    let root: toml::Table =
+        "[[inputs.snmp]]\nagents = [\"udp://10.0.0.1:snmp\"]\ncommunity = \"c\"\n"
+            .parse()
+            .unwrap();
+    let out = convert(&root).unwrap();
+    assert!(
+        out.warnings
+            .iter()
+            .any(|w| w.contains("\"udp://10.0.0.1:snmp\"") && w.contains("161")),
+        "{:?}",
+        out.warnings
+    );
+    assert!(out.yaml.contains("address: 10.0.0.1"), "{}", out.yaml);
+}

@@ -207,7 +207,10 @@ pub async fn server_minor(client: &Client) -> Result<u32, Error> {
         .minor
         .trim_end_matches('+')
         .parse::<u32>()
-        .unwrap_or(u32::MAX))
+        .unwrap_or_else(|error| {
+            tracing::warn!(minor = %info.minor, %error, "the API server's minor version does not parse; taken as the newest");
+            u32::MAX
+        }))
 }
 
 /// Installs or converges the agent; a second identical install changes nothing.
@@ -240,20 +243,27 @@ pub async fn upgrade(client: &Client, namespace: &str, u: &Upgrade) -> Result<Re
 /// The credentials in the stored Slack Secret.
 fn stored_credentials(secret: &Secret) -> Credentials {
     let mut out = Credentials::default();
-    let value = |b: &k8s_openapi::ByteString| {
-        String::from_utf8(b.0.clone())
-            .ok()
-            .map(crate::input::Redacted::new)
+    let value = |key: &str, b: &k8s_openapi::ByteString| match String::from_utf8(b.0.clone()) {
+        Ok(v) => Some(crate::input::Redacted::new(v)),
+        Err(_) => {
+            // a credential: neither it nor the error (which holds it) is logged
+            tracing::warn!(
+                secret = secret.metadata.name.as_deref().unwrap_or_default(),
+                key,
+                "stored Slack credential is not UTF-8; treated as absent"
+            );
+            None
+        }
     };
     for (key, bytes) in secret.data.iter().flatten() {
         match key.as_str() {
-            "webhook" => out.webhook = value(bytes),
-            "token" => out.token = value(bytes),
+            "webhook" => out.webhook = value(key, bytes),
+            "token" => out.token = value(key, bytes),
             other => {
                 if let Some(tenant) = other
                     .strip_prefix("tenant.")
                     .and_then(|k| k.strip_suffix(".webhook"))
-                    && let Some(v) = value(bytes)
+                    && let Some(v) = value(key, bytes)
                 {
                     out.tenant_webhooks.insert(tenant.to_owned(), v);
                 }

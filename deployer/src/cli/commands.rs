@@ -95,7 +95,7 @@ fn render(out: &mut impl Write, a: RenderArgs) -> Result<(), Error> {
             }
         )?;
     }
-    let yaml = build::to_yaml(&objects).map_err(|e| Error::Encode(e.to_string()))?;
+    let yaml = build::to_yaml(&objects).map_err(Error::EncodeYaml)?;
     write!(out, "{yaml}")?;
     Ok(())
 }

@@ -40,8 +40,10 @@ pub enum Error {
     Usage(String),
     #[error("writing output")]
     Output(#[from] std::io::Error),
-    #[error("encoding output")]
-    Encode(String),
+    #[error("encoding output as JSON")]
+    EncodeJson(#[source] serde_json::Error),
+    #[error("encoding output as YAML")]
+    EncodeYaml(#[source] serde_norway::Error),
 }
 
 impl Error {

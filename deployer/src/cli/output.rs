@@ -19,13 +19,12 @@ pub fn structured<T: Serialize>(
     match format {
         Output::Table => Ok(false),
         Output::Json => {
-            let s =
-                serde_json::to_string_pretty(value).map_err(|e| Error::Encode(e.to_string()))?;
+            let s = serde_json::to_string_pretty(value).map_err(Error::EncodeJson)?;
             writeln!(out, "{s}")?;
             Ok(true)
         }
         Output::Yaml => {
-            let s = serde_norway::to_string(value).map_err(|e| Error::Encode(e.to_string()))?;
+            let s = serde_norway::to_string(value).map_err(Error::EncodeYaml)?;
             write!(out, "{s}")?;
             Ok(true)
         }

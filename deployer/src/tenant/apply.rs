@@ -131,13 +131,25 @@ async fn check_cluster_ranges(client: &Client, t: &Tenant, opts: &Options) -> Re
                 .into_iter()
                 .chain(s.pod_cidr.clone())
         })
-        .filter_map(|c| c.parse().ok())
+        .filter_map(|c| match c.parse() {
+            Ok(net) => Some(net),
+            Err(error) => {
+                tracing::warn!(pod_cidr = %c, %error, "a node's pod CIDR does not parse; device CIDRs are not checked against it");
+                None
+            }
+        })
         .map(|net| ("pod range", net))
         .collect();
     if let Some(ip) = api_service
         .and_then(|s| s.spec)
         .and_then(|s| s.cluster_ip)
-        .and_then(|ip| ip.parse::<std::net::IpAddr>().ok())
+        .and_then(|ip| match ip.parse::<std::net::IpAddr>() {
+            Ok(ip) => Some(ip),
+            Err(error) => {
+                tracing::warn!(cluster_ip = %ip, %error, "the kubernetes service's cluster IP does not parse; device CIDRs are not checked against it");
+                None
+            }
+        })
     {
         ranges.push(("service range", IpNet::from(ip)));
     }
@@ -290,10 +302,17 @@ pub fn with_readable_webhook_endpoints(t: &Tenant) -> Tenant {
             Ok(v) => {
                 credentials.insert(key, v);
             }
-            Err(_) => return t.clone(),
+            Err(problem) => {
+                // expected where the render runs without the tenant's secrets
+                tracing::debug!(%problem, "a webhook is not readable here; policies allow Slack's default host");
+                return t.clone();
+            }
         }
     }
-    with_webhook_endpoints(t, &credentials, "").unwrap_or_else(|_| t.clone())
+    with_webhook_endpoints(t, &credentials, "").unwrap_or_else(|error| {
+        tracing::warn!(tenant = %t.name, %error, "a webhook is not a URL; policies allow Slack's default host");
+        t.clone()
+    })
 }
 
 fn managed(ns: &Namespace, tenant: &str) -> bool {
@@ -332,12 +351,18 @@ async fn existing_secrets(
             continue;
         };
         for k in SecretKey::ALL.iter().filter(|k| k.secret() == suffix) {
-            if let Some(v) = data
-                .get(k.key())
-                .and_then(|b| String::from_utf8(b.0.clone()).ok())
-                && !v.is_empty()
-            {
-                out.insert(*k, Redacted::new(v));
+            let Some(bytes) = data.get(k.key()) else {
+                continue;
+            };
+            match String::from_utf8(bytes.0.clone()) {
+                Ok(v) if !v.is_empty() => {
+                    out.insert(*k, Redacted::new(v));
+                }
+                Ok(_) => {}
+                Err(_) => {
+                    // the value is a secret: neither it nor the error (which holds it) is logged
+                    tracing::warn!(tenant = %t.name, secret = %name, key = k.key(), "stored value is not UTF-8; a new one is generated");
+                }
             }
         }
     }

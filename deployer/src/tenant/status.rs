@@ -64,14 +64,26 @@ pub struct Drift {
 /// The spec stored on the namespace at the last apply, validated again.
 pub fn stored_tenant(ns: &Namespace, name: &str) -> Option<Tenant> {
     let raw = ns.metadata.annotations.as_ref()?.get(SPEC_ANNOTATION)?;
-    let spec: TenantSpec = serde_json::from_str(raw).ok()?;
+    let spec: TenantSpec = match serde_json::from_str(raw) {
+        Ok(spec) => spec,
+        Err(error) => {
+            tracing::warn!(tenant = name, annotation = SPEC_ANNOTATION, %error, "the stored spec does not parse; treated as absent");
+            return None;
+        }
+    };
     let file = TenantFile {
         api_version: spec::API_VERSION.into(),
         kind: spec::KIND.into(),
         metadata: spec::Metadata { name: name.into() },
         spec,
     };
-    let mut t = validate::validate("stored spec", &file, std::path::Path::new("/")).ok()?;
+    let mut t = match validate::validate("stored spec", &file, std::path::Path::new("/")) {
+        Ok(t) => t,
+        Err(error) => {
+            tracing::warn!(tenant = name, annotation = SPEC_ANNOTATION, %error, "the stored spec is no longer valid; treated as absent");
+            return None;
+        }
+    };
     // Where the webhooks posted at the last apply (their values are not read here).
     if let (Some(slack), Some(egress)) = (
         t.slack.as_mut(),
@@ -82,7 +94,13 @@ pub fn stored_tenant(ns: &Namespace, name: &str) -> Option<Tenant> {
     ) {
         slack.webhook_endpoints = egress
             .split_whitespace()
-            .filter_map(|e| e.parse().ok())
+            .filter_map(|e| match e.parse() {
+                Ok(endpoint) => Some(endpoint),
+                Err(error) => {
+                    tracing::warn!(tenant = name, annotation = SLACK_EGRESS_ANNOTATION, endpoint = e, %error, "a stored Slack endpoint does not parse; skipped");
+                    None
+                }
+            })
             .collect();
     }
     Some(t)

@@ -146,13 +146,22 @@ impl Rule {
     }
 }
 
+/// Why the user's rule overrides are not valid.
+#[derive(Debug, thiserror::Error)]
+pub enum RulesError {
+    #[error("unknown rule {name:?}; known rules: {known}")]
+    Unknown { name: String, known: String },
+    #[error("{rule}.threshold must be a number >= 0")]
+    Threshold { rule: &'static str },
+}
+
 /// All rules with the user's overrides applied.
 #[derive(Debug, Clone)]
 pub struct Rules(BTreeMap<&'static str, Rule>);
 
 impl Rules {
     /// Applies overrides; an unknown rule name is an error naming the known ones.
-    pub fn new(raw: &BTreeMap<String, RawRule>) -> Result<Rules, String> {
+    pub fn new(raw: &BTreeMap<String, RawRule>) -> Result<Rules, RulesError> {
         Rules::scoped(raw, None)
     }
 
@@ -160,14 +169,14 @@ impl Rules {
     pub fn scoped(
         raw: &BTreeMap<String, RawRule>,
         default_namespaces: Option<&[String]>,
-    ) -> Result<Rules, String> {
+    ) -> Result<Rules, RulesError> {
         for name in raw.keys() {
             if !CATALOGUE.iter().any(|d| d.name == name) {
                 let known: Vec<&str> = CATALOGUE.iter().map(|d| d.name).collect();
-                return Err(format!(
-                    "unknown rule {name:?}; known rules: {}",
-                    known.join(", ")
-                ));
+                return Err(RulesError::Unknown {
+                    name: name.clone(),
+                    known: known.join(", "),
+                });
             }
         }
         let mut out = BTreeMap::new();
@@ -175,7 +184,7 @@ impl Rules {
             let r = raw.get(d.name).cloned().unwrap_or_default();
             let threshold = r.threshold.unwrap_or(d.threshold);
             if !threshold.is_finite() || threshold < 0.0 {
-                return Err(format!("{}.threshold must be a number >= 0", d.name));
+                return Err(RulesError::Threshold { rule: d.name });
             }
             out.insert(
                 d.name,
@@ -239,7 +248,7 @@ mod tests {
         assert_eq!(rules.get(POD_CRASH_LOOPING).unwrap().threshold, 3.0);
         assert!(rules.get(PVC_LOST).is_none());
         raw.insert("PodCrashLoping".into(), RawRule::default());
-        let e = Rules::new(&raw).unwrap_err();
+        let e = Rules::new(&raw).unwrap_err().to_string();
         assert!(
             e.contains("PodCrashLoping") && e.contains("PodCrashLooping"),
             "{e}"

@@ -8,8 +8,8 @@ use super::config::{InfluxApi, InfluxSettings};
 
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
-    #[error("cannot build the HTTP client: {0}")]
-    Client(String),
+    #[error("cannot build the HTTP client")]
+    Client(#[source] reqwest::Error),
 }
 
 /// The answer to one write.
@@ -65,7 +65,7 @@ impl InfluxClient {
             .timeout(s.timeout)
             .connect_timeout(s.timeout.min(Duration::from_secs(5)))
             .build()
-            .map_err(|e| WriteError::Client(e.to_string()))?;
+            .map_err(WriteError::Client)?;
         let (url, auth) = match &s.api {
             InfluxApi::V2 { org, bucket, token } => (
                 format!(
@@ -111,14 +111,8 @@ impl InfluxClient {
         let resp = match req.send().await {
             Ok(r) => r,
             Err(e) => {
-                let mut msg = e.to_string();
-                let mut src = std::error::Error::source(&e);
-                while let Some(s) = src {
-                    msg.push_str(&format!(": {s}"));
-                    src = s.source();
-                }
                 return WriteOutcome::Retry {
-                    reason: msg,
+                    reason: crate::error::chain(&e),
                     retry_after: None,
                 };
             }
@@ -127,12 +121,13 @@ impl InfluxClient {
         if status.is_success() {
             return WriteOutcome::Accepted;
         }
-        let retry_after = resp
-            .headers()
-            .get(RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+        let retry_after = resp.headers().get(RETRY_AFTER).and_then(|v| {
+            let secs = v.to_str().ok().and_then(|v| v.trim().parse::<u64>().ok());
+            if secs.is_none() {
+                tracing::warn!(%status, retry_after = ?v, "InfluxDB's Retry-After is not a number of seconds; ignored");
+            }
+            secs.map(Duration::from_secs)
+        });
         let text = resp.text().await.unwrap_or_default();
         let reason = format!(
             "HTTP {status}: {}",

@@ -103,7 +103,8 @@ async fn worker(
                 tracing::warn!(points = entry.points, %reason, "batch refused: splitting to find the bad lines");
                 let text = if entry.gzip {
                     let mut s = Vec::new();
-                    if GzDecoder::new(&body[..]).read_to_end(&mut s).is_err() {
+                    if let Err(error) = GzDecoder::new(&body[..]).read_to_end(&mut s) {
+                        tracing::warn!(points = entry.points, %error, "refused batch does not decompress: none of its lines can be sent, it is dropped");
                         s.clear();
                     }
                     s

@@ -81,7 +81,9 @@ fn destination(d: &RawDestination, api_url: &str, at: &str) -> Result<Transport,
                         .into(),
                 ));
             }
-            let url = w.resolve().map_err(|e| (format!("{at}.webhook"), e))?;
+            let url = w
+                .resolve()
+                .map_err(|e| (format!("{at}.webhook"), crate::error::chain(&e)))?;
             if !(url.expose().starts_with("https://") || url.expose().starts_with("http://")) {
                 return Err((
                     format!("{at}.webhook"),
@@ -98,7 +100,9 @@ fn destination(d: &RawDestination, api_url: &str, at: &str) -> Result<Transport,
                 )
             })?;
             Ok(Transport::Bot {
-                token: t.resolve().map_err(|e| (format!("{at}.bot_token"), e))?,
+                token: t
+                    .resolve()
+                    .map_err(|e| (format!("{at}.bot_token"), crate::error::chain(&e)))?,
                 channel,
                 api_url: api_url.to_string(),
             })

@@ -39,12 +39,19 @@ pub struct Posted {
 }
 
 fn retry_after(r: &reqwest::Response) -> Duration {
-    r.headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
+    const DEFAULT: Duration = Duration::from_secs(1);
+    let Some(v) = r.headers().get("retry-after") else {
+        return DEFAULT;
+    };
+    let parsed = v
+        .to_str()
+        .ok()
         .and_then(|v| v.trim().parse::<f64>().ok())
-        .and_then(|s| Duration::try_from_secs_f64(s).ok())
-        .unwrap_or(Duration::from_secs(1))
+        .and_then(|s| Duration::try_from_secs_f64(s).ok());
+    parsed.unwrap_or_else(|| {
+        tracing::warn!(retry_after = ?v, default = ?DEFAULT, "Slack's Retry-After is not a number of seconds; the default is used");
+        DEFAULT
+    })
 }
 
 fn network(e: reqwest::Error) -> SendError {

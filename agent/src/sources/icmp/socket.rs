@@ -16,16 +16,21 @@ fn groups() -> Vec<u32> {
     };
     let mut out = Vec::new();
     for line in status.lines() {
-        if let Some(rest) = line.strip_prefix("Gid:") {
+        let ids = if let Some(rest) = line.strip_prefix("Gid:") {
             // real, effective, saved, filesystem
-            if let Some(e) = rest.split_whitespace().nth(1).and_then(|g| g.parse().ok()) {
-                out.push(e);
-            }
+            rest.split_whitespace().nth(1).into_iter().collect()
         } else if let Some(rest) = line.strip_prefix("Groups:") {
-            out.extend(
-                rest.split_whitespace()
-                    .filter_map(|g| g.parse::<u32>().ok()),
-            );
+            rest.split_whitespace().collect()
+        } else {
+            Vec::new()
+        };
+        for g in ids {
+            match g.parse::<u32>() {
+                Ok(g) => out.push(g),
+                Err(error) => {
+                    tracing::warn!(line, group = g, %error, "a group in /proc/self/status does not parse; ignored when choosing the ICMP socket")
+                }
+            }
         }
     }
     out
@@ -36,12 +41,23 @@ pub fn datagram_allowed() -> bool {
     let Ok(range) = std::fs::read_to_string("/proc/sys/net/ipv4/ping_group_range") else {
         return false;
     };
-    let mut it = range
-        .split_whitespace()
-        .filter_map(|v| v.parse::<u64>().ok());
-    let (Some(lo), Some(hi)) = (it.next(), it.next()) else {
+    let words: Vec<&str> = range.split_whitespace().collect();
+    let numbers: Vec<u64> = words.iter().filter_map(|v| v.parse().ok()).collect();
+    let (Some(&lo), Some(&hi)) = (numbers.first(), numbers.get(1)) else {
+        tracing::warn!(
+            ping_group_range = range.trim(),
+            "net.ipv4.ping_group_range does not parse as two numbers; using raw ICMP sockets"
+        );
         return false;
     };
+    if numbers.len() != words.len() {
+        tracing::warn!(
+            ping_group_range = range.trim(),
+            lo,
+            hi,
+            "net.ipv4.ping_group_range has parts that do not parse; they are skipped"
+        );
+    }
     groups()
         .into_iter()
         .any(|g| (lo..=hi).contains(&u64::from(g)))

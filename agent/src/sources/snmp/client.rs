@@ -32,6 +32,8 @@ pub enum SnmpError {
     TooBig,
     #[error("invalid response: {0}")]
     Protocol(String),
+    #[error(transparent)]
+    Oid(#[from] super::oid::OidError),
 }
 
 impl SnmpError {
@@ -191,7 +193,7 @@ impl SnmpSession {
             Op::Get(o) | Op::Bulk(o, _) => o,
         };
         for o in oids {
-            snmp_oids.push(o.to_snmp().map_err(SnmpError::Protocol)?);
+            snmp_oids.push(o.to_snmp()?);
         }
         let refs: Vec<&snmp2::Oid<'_>> = snmp_oids.iter().collect();
         let mut attempts = 0u32;

@@ -132,6 +132,15 @@ async fn collect_with(
                 .entry(s.measurement.clone())
                 .or_insert_with(|| Point::new(s.measurement.clone(), ts))
                 .field(&s.name, f);
+        } else if v.is_value() {
+            tracing::warn!(
+                device = %device.name,
+                measurement = %s.measurement,
+                field = %s.name,
+                conversion = ?s.conversion,
+                value = %v.as_text(),
+                "SNMP value does not convert; the field is left out"
+            );
         }
     }
     for (_, mut p) in scalar_points {
@@ -156,6 +165,8 @@ async fn collect_with(
             let mut row_tags: BTreeMap<Vec<u32>, BTreeMap<String, String>> = BTreeMap::new();
             for (col, values) in columns_of(table).iter().zip(columns) {
                 poll.values += values.len();
+                // values that do not convert: how many, and the first one (one log line a column)
+                let (mut unconverted, mut example) = (0usize, None);
                 for (index, v) in values {
                     if col.tag {
                         row_tags
@@ -166,7 +177,21 @@ async fn collect_with(
                         rows.entry(index)
                             .or_insert_with(|| Point::new(table.measurement.clone(), ts))
                             .field(&col.name, f);
+                    } else if v.is_value() {
+                        unconverted += 1;
+                        example.get_or_insert_with(|| v.as_text());
                     }
+                }
+                if let Some(example) = example {
+                    tracing::warn!(
+                        device = %device.name,
+                        measurement = %table.measurement,
+                        field = %col.name,
+                        conversion = ?col.conversion,
+                        rows = unconverted,
+                        example = %example,
+                        "SNMP values do not convert; the field is left out of those rows"
+                    );
                 }
             }
             for (index, mut p) in rows {

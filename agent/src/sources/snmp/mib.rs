@@ -1,6 +1,6 @@
 //! The MIB objects the agent knows by name, so profiles can say `IF-MIB::ifDescr` without
 //! net-snmp or MIB files at run time. A table's columns are the objects under `<table>.1`.
-use super::oid::Oid;
+use super::oid::{Oid, OidError};
 
 /// (module, object name, numeric OID)
 const OBJECTS: &[(&str, &str, &str)] = &[
@@ -225,6 +225,19 @@ const MODULE_ALIASES: &[(&str, &str)] = &[
     ("SNMPv2-MIB", "DISMAN-EVENT-MIB"),
 ];
 
+/// Why a name does not resolve.
+#[derive(Debug, thiserror::Error)]
+pub enum MibError {
+    #[error(
+        "unknown MIB object {0:?}; the built-in MIBs are SNMPv2-MIB, IF-MIB, \
+         HOST-RESOURCES-MIB, ENTITY-MIB and ENTITY-SENSOR-MIB, otherwise use a numeric OID"
+    )]
+    Unknown(String),
+    /// A numeric OID, or the numeric suffix after a name, that does not parse.
+    #[error(transparent)]
+    Oid(#[from] OidError),
+}
+
 /// A name resolved against the built-in MIBs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Resolved {
@@ -243,7 +256,7 @@ fn module_matches(written: &str, actual: &str) -> bool {
 
 /// Resolves `MODULE::name[.suffix]`, `name[.suffix]` or a numeric OID (optionally with a
 /// leading dot). Numeric OIDs resolve with an empty name.
-pub fn resolve(text: &str) -> Result<Resolved, String> {
+pub fn resolve(text: &str) -> Result<Resolved, MibError> {
     let text = text.trim();
     if text
         .trim_start_matches('.')
@@ -267,12 +280,7 @@ pub fn resolve(text: &str) -> Result<Resolved, String> {
     let (obj_module, _, base) = OBJECTS
         .iter()
         .find(|(m, n, _)| *n == name && module.is_none_or(|w| module_matches(w, m)))
-        .ok_or_else(|| {
-            format!(
-                "unknown MIB object {text:?}; the built-in MIBs are SNMPv2-MIB, IF-MIB, \
-                 HOST-RESOURCES-MIB, ENTITY-MIB and ENTITY-SENSOR-MIB, otherwise use a numeric OID"
-            )
-        })?;
+        .ok_or_else(|| MibError::Unknown(text.to_string()))?;
     let mut oid = Oid::parse(base)?;
     if let Some(s) = suffix {
         oid = oid.join(&Oid::parse(s)?);
@@ -318,6 +326,7 @@ mod tests {
         assert!(
             resolve("CISCO-PROCESS-MIB::cpmCPUTotal5minRev")
                 .unwrap_err()
+                .to_string()
                 .contains("numeric OID")
         );
     }

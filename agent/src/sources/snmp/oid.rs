@@ -1,19 +1,40 @@
 //! An owned numeric OID. Printed like net-snmp's `-On` (`.1.3.6.1.2.1.1.5.0`).
 use std::fmt;
+use std::num::ParseIntError;
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Oid(pub Vec<u32>);
 
+/// Why a text is not a numeric OID, or an OID cannot go on the wire.
+#[derive(Debug, thiserror::Error)]
+pub enum OidError {
+    #[error("empty OID {0:?}")]
+    Empty(String),
+    #[error("OID {text:?} has an invalid part {part:?}")]
+    Part {
+        text: String,
+        part: String,
+        #[source]
+        source: ParseIntError,
+    },
+    /// `reason` is the SNMP library's error in `Debug` form: that type is no `Error`.
+    #[error("cannot encode OID {oid}: {reason}")]
+    Encode { oid: Oid, reason: String },
+}
+
 impl Oid {
-    pub fn parse(text: &str) -> Result<Oid, String> {
+    pub fn parse(text: &str) -> Result<Oid, OidError> {
         let t = text.trim().trim_start_matches('.');
         if t.is_empty() {
-            return Err(format!("empty OID {text:?}"));
+            return Err(OidError::Empty(text.to_string()));
         }
         t.split('.')
             .map(|p| {
-                p.parse::<u32>()
-                    .map_err(|_| format!("OID {text:?} has a non-numeric part {p:?}"))
+                p.parse::<u32>().map_err(|source| OidError::Part {
+                    text: text.to_string(),
+                    part: p.to_string(),
+                    source,
+                })
             })
             .collect::<Result<Vec<_>, _>>()
             .map(Oid)
@@ -34,9 +55,12 @@ impl Oid {
         self.0.strip_prefix(prefix.0.as_slice())
     }
 
-    pub fn to_snmp(&self) -> Result<snmp2::Oid<'static>, String> {
+    pub fn to_snmp(&self) -> Result<snmp2::Oid<'static>, OidError> {
         let arcs: Vec<u64> = self.0.iter().map(|&a| u64::from(a)).collect();
-        snmp2::Oid::from(arcs.as_slice()).map_err(|e| format!("cannot encode OID {self}: {e:?}"))
+        snmp2::Oid::from(arcs.as_slice()).map_err(|e| OidError::Encode {
+            oid: self.clone(),
+            reason: format!("{e:?}"),
+        })
     }
 
     pub fn from_snmp(oid: &snmp2::Oid<'_>) -> Option<Oid> {
@@ -67,5 +91,22 @@ impl fmt::Display for Oid {
             write!(f, ".{a}")?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_part_keeps_why_it_does_not_parse() {
+        let e = Oid::parse("1.3.x").unwrap_err();
+        assert_eq!(
+            crate::error::chain(&e),
+            "OID \"1.3.x\" has an invalid part \"x\": invalid digit found in string"
+        );
+        let e = Oid::parse("1.99999999999").unwrap_err();
+        assert!(crate::error::chain(&e).ends_with("too large to fit in target type"));
+        assert_eq!(Oid::parse(" .1.3.6 ").unwrap(), Oid(vec![1, 3, 6]));
     }
 }

@@ -1,10 +1,60 @@
 //! Profiles: what to collect from a device. The built-in ones (`system`, `if-mib`,
 //! `host-resources`, `entity-sensor`) and user profiles from the configuration resolve to
 //! the same [`Profile`] type.
+use std::num::ParseIntError;
+
 use vigil_contract::collector as raw;
 
-use super::mib;
+use super::mib::{self, MibError};
 use super::oid::Oid;
+
+/// Why a user profile (or a conversion) is not valid; [`ProfileError::At`] says where in the
+/// profile, its source what.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    #[error("bad precision in {text:?}")]
+    Precision {
+        text: String,
+        #[source]
+        source: ParseIntError,
+    },
+    #[error("unknown conversion {0:?}; use int, float, float(N), string, hwaddr or ipaddr")]
+    Conversion(String),
+    #[error("{kind} name {name:?} must be non-empty and not start with '#' or '_'")]
+    Name { kind: &'static str, name: String },
+    #[error("oid {0:?} is numeric, so `name` is required")]
+    NameRequired(String),
+    #[error("{0:?} is not a built-in table; list its columns under `fields`")]
+    NotATable(String),
+    #[error("a table needs `name` (or a table `oid`)")]
+    TableName,
+    #[error("table {0:?} has no field columns")]
+    NoFieldColumns(String),
+    #[error("profile {0:?} has no fields and no tables")]
+    Empty(String),
+    #[error(transparent)]
+    Mib(#[from] MibError),
+    /// `at` is the location in the configuration, such as `profiles.ifaces.tables[0].oid`.
+    #[error("{at}")]
+    At {
+        at: String,
+        #[source]
+        source: Box<ProfileError>,
+    },
+}
+
+impl ProfileError {
+    fn at(at: impl Into<String>) -> impl FnOnce(ProfileError) -> ProfileError {
+        move |e| ProfileError::At {
+            at: at.into(),
+            source: Box::new(e),
+        }
+    }
+
+    fn mib_at(at: impl Into<String>) -> impl FnOnce(MibError) -> ProfileError {
+        move |e| ProfileError::at(at)(ProfileError::Mib(e))
+    }
+}
 
 /// How a raw SNMP value becomes a field value.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -22,7 +72,7 @@ pub enum Conversion {
 }
 
 impl Conversion {
-    pub fn parse(s: &str) -> Result<Conversion, String> {
+    pub fn parse(s: &str) -> Result<Conversion, ProfileError> {
         Ok(match s {
             "int" => Conversion::Int,
             "float" => Conversion::Float,
@@ -31,13 +81,12 @@ impl Conversion {
             "ipaddr" => Conversion::IpAddr,
             s if s.starts_with("float(") && s.ends_with(')') => {
                 let n = &s[6..s.len() - 1];
-                Conversion::Scaled(n.parse().map_err(|_| format!("bad precision in {s:?}"))?)
+                Conversion::Scaled(n.parse().map_err(|source| ProfileError::Precision {
+                    text: s.to_string(),
+                    source,
+                })?)
             }
-            _ => {
-                return Err(format!(
-                    "unknown conversion {s:?}; use int, float, float(N), string, hwaddr or ipaddr"
-                ));
-            }
+            _ => return Err(ProfileError::Conversion(s.to_string())),
         })
     }
 }
@@ -89,41 +138,42 @@ pub struct Profile {
     pub tables: Vec<Table>,
 }
 
-fn valid_name(kind: &str, name: &str) -> Result<(), String> {
+fn valid_name(kind: &'static str, name: &str) -> Result<(), ProfileError> {
     if name.is_empty() || name.starts_with('#') || name.starts_with('_') {
-        return Err(format!(
-            "{kind} name {name:?} must be non-empty and not start with '#' or '_'"
-        ));
+        return Err(ProfileError::Name {
+            kind,
+            name: name.to_string(),
+        });
     }
     Ok(())
 }
 
-fn resolve_field(f: &raw::Field, what: &str) -> Result<(String, Oid, Conversion), String> {
-    let r = mib::resolve(&f.oid).map_err(|e| format!("{what}: {e}"))?;
+fn resolve_field(f: &raw::Field, what: &str) -> Result<(String, Oid, Conversion), ProfileError> {
+    let r = mib::resolve(&f.oid).map_err(ProfileError::mib_at(what))?;
     let name = f.name.clone().unwrap_or(r.name);
     if name.is_empty() {
-        return Err(format!(
-            "{what}: oid {:?} is numeric, so `name` is required",
-            f.oid
-        ));
+        return Err(ProfileError::at(what)(ProfileError::NameRequired(
+            f.oid.clone(),
+        )));
     }
-    valid_name("field", &name).map_err(|e| format!("{what}: {e}"))?;
+    valid_name("field", &name).map_err(ProfileError::at(what))?;
     let conversion = match &f.conversion {
-        Some(c) => Conversion::parse(c).map_err(|e| format!("{what}: {e}"))?,
+        Some(c) => Conversion::parse(c).map_err(ProfileError::at(what))?,
         None if name == "ifPhysAddress" => Conversion::HwAddr,
         None => Conversion::Auto,
     };
     Ok((name, r.oid, conversion))
 }
 
-fn resolve_table(t: &raw::Table, what: &str) -> Result<Table, String> {
+fn resolve_table(t: &raw::Table, what: &str) -> Result<Table, ProfileError> {
     let mut columns = Vec::new();
     let mut measurement = t.name.clone();
     if let Some(oid) = &t.oid {
-        let r = mib::resolve(oid).map_err(|e| format!("{what}.oid: {e}"))?;
-        let cols = r.columns.ok_or_else(|| {
-            format!("{what}.oid: {oid:?} is not a built-in table; list its columns under `fields`")
-        })?;
+        let at = format!("{what}.oid");
+        let r = mib::resolve(oid).map_err(ProfileError::mib_at(at.as_str()))?;
+        let cols = r
+            .columns
+            .ok_or_else(|| ProfileError::at(at)(ProfileError::NotATable(oid.clone())))?;
         measurement = measurement.or(Some(r.name));
         columns.extend(cols.into_iter().map(|(name, oid)| Column {
             conversion: if name == "ifPhysAddress" {
@@ -147,13 +197,12 @@ fn resolve_table(t: &raw::Table, what: &str) -> Result<Table, String> {
             conversion,
         });
     }
-    let measurement =
-        measurement.ok_or_else(|| format!("{what}: a table needs `name` (or a table `oid`)"))?;
-    valid_name("measurement", &measurement).map_err(|e| format!("{what}: {e}"))?;
+    let measurement = measurement.ok_or_else(|| ProfileError::at(what)(ProfileError::TableName))?;
+    valid_name("measurement", &measurement).map_err(ProfileError::at(what))?;
     if columns.iter().all(|c| c.tag) {
-        return Err(format!(
-            "{what}: table {measurement:?} has no field columns"
-        ));
+        return Err(ProfileError::at(what)(ProfileError::NoFieldColumns(
+            measurement,
+        )));
     }
     Ok(Table {
         measurement,
@@ -166,12 +215,13 @@ fn resolve_table(t: &raw::Table, what: &str) -> Result<Table, String> {
 
 impl Profile {
     /// Resolves a user profile; `what` is its location for error messages.
-    pub fn from_raw(name: &str, raw: &raw::Profile, what: &str) -> Result<Profile, String> {
+    pub fn from_raw(name: &str, raw: &raw::Profile, what: &str) -> Result<Profile, ProfileError> {
         let measurement = raw
             .measurement
             .clone()
             .unwrap_or_else(|| "snmp".to_string());
-        valid_name("measurement", &measurement).map_err(|e| format!("{what}.measurement: {e}"))?;
+        valid_name("measurement", &measurement)
+            .map_err(ProfileError::at(format!("{what}.measurement")))?;
         let mut scalars = Vec::new();
         for (i, f) in raw.fields.iter().enumerate() {
             let (fname, oid, conversion) = resolve_field(f, &format!("{what}.fields[{i}]"))?;
@@ -190,9 +240,9 @@ impl Profile {
             .map(|(i, t)| resolve_table(t, &format!("{what}.tables[{i}]")))
             .collect::<Result<Vec<_>, _>>()?;
         if scalars.is_empty() && tables.is_empty() {
-            return Err(format!(
-                "{what}: profile {name:?} has no fields and no tables"
-            ));
+            return Err(ProfileError::at(what)(ProfileError::Empty(
+                name.to_string(),
+            )));
         }
         Ok(Profile {
             name: name.to_string(),

@@ -136,13 +136,22 @@ impl SnmpValue {
     }
 }
 
+/// Why [`decode_message`] refused its input.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("not an SNMP message")]
+    Pdu(#[source] snmp2::Error),
+    #[error("OID arc out of range")]
+    OidRange,
+}
+
 /// Decodes a v1/v2c message (as received from the network) into owned varbinds, the way
 /// the client does. Used by the fuzz target and tests: it must never panic on any input.
-pub fn decode_message(bytes: &[u8]) -> Result<(u32, Vec<(Oid, SnmpValue)>), String> {
-    let pdu = snmp2::Pdu::from_bytes(bytes).map_err(|e| e.to_string())?;
+pub fn decode_message(bytes: &[u8]) -> Result<(u32, Vec<(Oid, SnmpValue)>), DecodeError> {
+    let pdu = snmp2::Pdu::from_bytes(bytes).map_err(DecodeError::Pdu)?;
     let mut out = Vec::new();
     for (name, value) in pdu.varbinds {
-        let oid = Oid::from_snmp(&name).ok_or("OID arc out of range")?;
+        let oid = Oid::from_snmp(&name).ok_or(DecodeError::OidRange)?;
         let v = SnmpValue::from_snmp(&value);
         // exercise the conversions too
         let _ = v.to_field(Conversion::Auto);

@@ -315,7 +315,7 @@ fn render(out: &mut impl Write, a: RenderArgs) -> Result<(), Error> {
                 .to_owned()
         }
     )?;
-    let yaml = crate::kube::to_yaml(&objects).map_err(|e| Error::Encode(e.to_string()))?;
+    let yaml = crate::kube::to_yaml(&objects).map_err(Error::EncodeYaml)?;
     write!(out, "{yaml}")?;
     Ok(())
 }

@@ -19,7 +19,7 @@ use serde::Serialize;
 pub use crate::input::{Problem, Redacted};
 pub use credentials::CredentialRef;
 pub use devices::{AuthProtocol, Device, PROFILES as SNMP_PROFILES, PrivProtocol, Snmp};
-pub use names::{DeviceName, MAX_TENANT_NAME, TenantName, dns_label, dns_subdomain};
+pub use names::{DeviceName, MAX_TENANT_NAME, NameError, TenantName, dns_label, dns_subdomain};
 pub use resources::{ComponentResources, Profile, Resources};
 pub use values::{CronSchedule, Duration, Image, Quantity};
 pub use webhook::{

@@ -114,33 +114,56 @@ impl fmt::Display for DeviceName {
     }
 }
 
+/// What is wrong with a DNS name. The messages are predicates, written after the name
+/// they describe: `tenant name "Acme" {why}`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    #[error("is empty")]
+    Empty,
+    #[error("is {len} characters long, more than {max}")]
+    TooLong { len: usize, max: usize },
+    #[error("contains characters other than lower-case letters, digits and '-'")]
+    Characters,
+    #[error("does not start with a lower-case letter")]
+    Start,
+    #[error("ends with '-'")]
+    TrailingDash,
+    #[error("must be 1 to 253 characters")]
+    SubdomainLength,
+    #[error("has an invalid part {0:?}")]
+    Part(String),
+}
+
 /// Checks an RFC 1123 label that starts with a letter; returns what is wrong.
-pub fn dns_label(raw: &str, max: usize) -> Result<(), String> {
+pub fn dns_label(raw: &str, max: usize) -> Result<(), NameError> {
     if raw.is_empty() {
-        return Err("is empty".into());
+        return Err(NameError::Empty);
     }
     if raw.len() > max {
-        return Err(format!("is {} characters long, more than {max}", raw.len()));
+        return Err(NameError::TooLong {
+            len: raw.len(),
+            max,
+        });
     }
     if !raw
         .bytes()
         .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
     {
-        return Err("contains characters other than lower-case letters, digits and '-'".into());
+        return Err(NameError::Characters);
     }
     if !raw.as_bytes()[0].is_ascii_lowercase() {
-        return Err("does not start with a lower-case letter".into());
+        return Err(NameError::Start);
     }
     if raw.ends_with('-') {
-        return Err("ends with '-'".into());
+        return Err(NameError::TrailingDash);
     }
     Ok(())
 }
 
 /// Checks an RFC 1123 subdomain (dot-separated labels, each may start with a digit).
-pub fn dns_subdomain(raw: &str) -> Result<(), String> {
+pub fn dns_subdomain(raw: &str) -> Result<(), NameError> {
     if raw.is_empty() || raw.len() > 253 {
-        return Err("must be 1 to 253 characters".into());
+        return Err(NameError::SubdomainLength);
     }
     for label in raw.split('.') {
         let ok = !label.is_empty()
@@ -151,7 +174,7 @@ pub fn dns_subdomain(raw: &str) -> Result<(), String> {
             && !label.starts_with('-')
             && !label.ends_with('-');
         if !ok {
-            return Err(format!("has an invalid part {label:?}"));
+            return Err(NameError::Part(label.to_owned()));
         }
     }
     Ok(())
