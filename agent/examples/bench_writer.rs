@@ -87,6 +87,7 @@ async fn main() {
             .ok()
             .and_then(|p| p.parse().ok())
             .unwrap_or(4),
+        drain_timeout: Duration::from_secs(10),
     };
     let metrics = Arc::new(Metrics::new("bench"));
     let spool = SpoolSettings {
@@ -95,7 +96,7 @@ async fn main() {
         fsync: true,
     };
     let output = Output::open(&settings, &spool).expect("output");
-    let (_stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let start = Instant::now();
     let output = output.start(metrics.clone(), stop_rx);
     let handle = output.handle();
@@ -110,7 +111,7 @@ async fn main() {
     }
     drop(handle);
     // the batcher flushes into the spool; the senders keep going until all is written
-    output.finish(Duration::ZERO).await;
+    output.drain(Duration::from_secs(3600), stop_tx).await;
     while metrics.points_written.load(Relaxed) < n {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

@@ -109,6 +109,10 @@ pub struct Influx {
     /// Batches in flight at once (handed out oldest first; 1 = strictly in order).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parallel_writes: Option<usize>,
+    /// On SIGTERM, how long to go on delivering what is spooled (default 10s); the rest
+    /// waits in the spool for the next start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drain_timeout: Option<Dur>,
 }
 
 impl Influx {
@@ -123,6 +127,7 @@ impl Influx {
             gzip: None,
             timeout: None,
             parallel_writes: None,
+            drain_timeout: None,
         }
     }
 }

@@ -91,6 +91,7 @@ pub fn collector_config(sb: &Sandbox, dir: &TempDir, db: &str) -> String {
 /// The collector as `vigil-agent run` wires it, stopped on demand instead of by a signal.
 pub struct Collector {
     stop: watch::Sender<bool>,
+    stop_senders: watch::Sender<bool>,
     tasks: tokio::task::JoinSet<()>,
     output: Running,
 }
@@ -105,7 +106,8 @@ impl Collector {
             Pinger::new(config.agent.icmp_rate).expect("ICMP sockets"),
         ));
         let (stop, stop_rx) = watch::channel(false);
-        let output = output.start(metrics.clone(), stop_rx.clone());
+        let (stop_senders, senders_rx) = watch::channel(false);
+        let output = output.start(metrics.clone(), senders_rx);
         let handle = output.handle();
         let scheduler = Scheduler {
             alerting: None,
@@ -128,6 +130,7 @@ impl Collector {
         });
         Collector {
             stop,
+            stop_senders,
             tasks,
             output,
         }
@@ -136,7 +139,9 @@ impl Collector {
     pub async fn stop(mut self) {
         let _ = self.stop.send(true);
         while self.tasks.join_next().await.is_some() {}
-        self.output.finish(Duration::from_secs(5)).await;
+        self.output
+            .drain(Duration::from_secs(5), self.stop_senders)
+            .await;
     }
 }
 

@@ -46,7 +46,13 @@ pub async fn run(config: Config, stop_after: Option<Duration>) -> Result<String,
         None
     };
     let (stop_tx, stop_rx) = watch::channel(false);
-    let output = output.start(metrics.clone(), stop_rx.clone());
+    // the senders stop only after the shutdown's drain
+    let (stop_senders, senders_stop) = watch::channel(false);
+    let drain = config
+        .output
+        .as_ref()
+        .map_or(Duration::from_secs(10), |o| o.drain_timeout);
+    let output = output.start(metrics.clone(), senders_stop);
     let handle = output.handle();
     let alerting = match &config.agent.alerts {
         Some(file) => {
@@ -105,18 +111,19 @@ pub async fn run(config: Config, stop_after: Option<Duration>) -> Result<String,
         },
         None => shutdown_signal().await,
     }
-    tracing::info!("shutting down: flushing collected points to the spool");
+    tracing::info!(drain_timeout = ?drain, "shutting down: flushing collected points to the spool, then delivering what is spooled");
     metrics.ready.store(false, Relaxed);
     let _ = stop_tx.send(true);
     while tasks.join_next().await.is_some() {}
-    let spool = output.spool().clone();
-    // give the sender a moment to deliver what is ready; the rest stays spooled
-    output.finish(Duration::from_secs(5)).await;
-    let (batches, _, points) = spool.stats();
-    tracing::info!(
-        spooled_batches = batches,
-        spooled_points = points,
-        "stopped"
-    );
+    let (batches, points) = output.drain(drain, stop_senders).await;
+    if points > 0 {
+        tracing::warn!(
+            spooled_batches = batches,
+            spooled_points = points,
+            "stopped: points left in the spool for the next start"
+        );
+    } else {
+        tracing::info!("stopped: the spool is empty");
+    }
     Ok(metrics.summary())
 }

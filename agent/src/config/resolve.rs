@@ -70,6 +70,18 @@ fn valid_address(a: &str) -> bool {
         })
 }
 
+/// A duration that must be more than zero: zero would make a timer panic or every request
+/// time out at once.
+fn positive(cx: &Ctx<'_>, at: &str, d: Duration, example: &str) -> Result<Duration, ConfigError> {
+    if d.is_zero() {
+        return Err(cx.err(
+            at,
+            format!("must be more than 0s (e.g. {example}); remove it for the default"),
+        ));
+    }
+    Ok(d)
+}
+
 pub fn resolve(raw: raw::Config, path: &Path) -> Result<Config, ConfigError> {
     let cx = Ctx { path };
     let agent = AgentSettings {
@@ -100,6 +112,12 @@ pub fn resolve(raw: raw::Config, path: &Path) -> Result<Config, ConfigError> {
     if agent.concurrency == 0 {
         return Err(cx.err("agent.concurrency", "must be at least 1"));
     }
+    positive(
+        &cx,
+        "agent.self_metrics_interval",
+        agent.self_metrics_interval,
+        "60s",
+    )?;
     if let Some(l) = &agent.listen
         && l.parse::<std::net::SocketAddr>().is_err()
     {
@@ -161,14 +179,28 @@ pub fn resolve(raw: raw::Config, path: &Path) -> Result<Config, ConfigError> {
             if batch_size == 0 {
                 return Err(cx.err(format!("{at}.batch_size"), "must be at least 1"));
             }
+            if i.parallel_writes == Some(0) {
+                return Err(cx.err(format!("{at}.parallel_writes"), "must be at least 1"));
+            }
             Some(InfluxSettings {
                 url: i.url.trim_end_matches('/').to_string(),
                 api,
                 batch_size,
-                flush_interval: i.flush_interval.map_or(Duration::from_secs(1), |d| d.0),
+                flush_interval: positive(
+                    &cx,
+                    &format!("{at}.flush_interval"),
+                    i.flush_interval.map_or(Duration::from_secs(1), |d| d.0),
+                    "1s",
+                )?,
                 gzip: i.gzip.unwrap_or(true),
                 parallel_writes: i.parallel_writes.unwrap_or(4).clamp(1, 64),
-                timeout: i.timeout.map_or(Duration::from_secs(10), |d| d.0),
+                drain_timeout: i.drain_timeout.map_or(Duration::from_secs(10), |d| d.0),
+                timeout: positive(
+                    &cx,
+                    &format!("{at}.timeout"),
+                    i.timeout.map_or(Duration::from_secs(10), |d| d.0),
+                    "10s",
+                )?,
             })
         }
     };
@@ -479,7 +511,12 @@ fn snmp(cx: &Ctx<'_>, s: &raw::Snmp, at: &str) -> Result<SnmpSettings, ConfigErr
     Ok(SnmpSettings {
         credentials,
         port: s.port.unwrap_or(161),
-        timeout: s.timeout.map_or(Duration::from_secs(2), |d| d.0),
+        timeout: positive(
+            cx,
+            &format!("{at}.timeout"),
+            s.timeout.map_or(Duration::from_secs(2), |d| d.0),
+            "2s",
+        )?,
         retries: s.retries.unwrap_or(1),
         max_repetitions,
     })
@@ -505,5 +542,7 @@ fn icmp(
     if s.count == 0 {
         return Err(cx.err(format!("{at}.count"), "must be at least 1"));
     }
+    positive(cx, &format!("{at}.interval"), s.interval, "1s")?;
+    positive(cx, &format!("{at}.timeout"), s.timeout, "1s")?;
     Ok(s)
 }

@@ -55,6 +55,51 @@ fn check_config_accepts_a_valid_file_and_rejects_typos_with_exit_2() {
     assert!(err.contains("cannot read /nonexistent/vigil.yaml"), "{err}");
 }
 
+/// Settings that would make a timer panic or every request time out at once are refused
+/// (exit 2, the field and the fix), instead of a collector that crashes or never writes.
+#[test]
+fn zero_intervals_timeouts_and_sizes_are_refused_with_exit_2() {
+    let dir = TempDir::new("cli-zero");
+    let output = "output: {influxdb: {url: 'http://127.0.0.1:8086', v1: {database: d}";
+    let cases: &[(&str, &str)] = &[
+        (
+            "agent: {self_metrics_interval: 0s}\n",
+            "agent.self_metrics_interval",
+        ),
+        ("agent: {concurrency: 0}\n", "agent.concurrency"),
+        (
+            "OUT, flush_interval: 0s}}\n",
+            "output.influxdb.flush_interval",
+        ),
+        ("OUT, timeout: 0s}}\n", "output.influxdb.timeout"),
+        ("OUT, batch_size: 0}}\n", "output.influxdb.batch_size"),
+        (
+            "OUT, parallel_writes: 0}}\n",
+            "output.influxdb.parallel_writes",
+        ),
+        ("defaults: {interval: 0s}\n", "interval"),
+        ("defaults: {snmp: {timeout: 0s}}\n", "snmp.timeout"),
+        ("defaults: {icmp: {interval: 0s}}\n", "icmp.interval"),
+        ("defaults: {icmp: {timeout: 0s}}\n", "icmp.timeout"),
+    ];
+    let community = dir.secret("community", "public");
+    let mut failures = Vec::new();
+    for (i, (yaml, field)) in cases.iter().enumerate() {
+        let yaml = yaml.replace("OUT", output);
+        let file = dir.file(
+            &format!("zero-{i}.yaml"),
+            &format!(
+                "{yaml}devices:\n  - {{name: fw1, address: 192.0.2.1, snmp: {{community: {community}}}, icmp: true}}\n"
+            ),
+        );
+        let (code, _, err) = run(&["check-config", file.to_str().unwrap()], &[]);
+        if code != 2 || !err.contains(field) || !err.contains("must be") {
+            failures.push(format!("{yaml:?}: exit {code}: {err}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
 #[test]
 fn once_prints_line_protocol_for_one_device_and_writes_nothing() {
     let sb = vigil_tests::require_sandbox!();

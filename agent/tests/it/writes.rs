@@ -29,6 +29,7 @@ fn settings(url: &str, db: &str) -> InfluxSettings {
         gzip: true,
         timeout: Duration::from_secs(5),
         parallel_writes: 1,
+        drain_timeout: Duration::from_secs(10),
     }
 }
 

@@ -27,4 +27,6 @@ pub struct InfluxSettings {
     pub gzip: bool,
     pub timeout: Duration,
     pub parallel_writes: usize,
+    /// On shutdown, how long spooled batches are still sent.
+    pub drain_timeout: Duration,
 }

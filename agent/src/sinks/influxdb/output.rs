@@ -96,17 +96,29 @@ impl Running {
         &self.spool
     }
 
-    /// Flushes what is batched into the spool (once every other handle is dropped) and gives
-    /// the senders `grace` to deliver; the rest stays spooled for the next start.
-    pub async fn finish(self, grace: Duration) {
+    /// Flushes what is batched into the spool (once every other handle is dropped), lets
+    /// the senders deliver for up to `grace` (until the spool is empty), then stops them
+    /// with `stop_senders`; the rest stays spooled for the next start. Returns what is left
+    /// (batches, points).
+    pub async fn drain(self, grace: Duration, stop_senders: watch::Sender<bool>) -> (usize, u64) {
         let Running {
             handle,
+            spool,
             batcher,
-            senders,
-            ..
+            mut senders,
         } = self;
         drop(handle);
         let _ = batcher.await;
-        let _ = tokio::time::timeout(grace, senders).await;
+        let deadline = tokio::time::Instant::now() + grace;
+        while spool.stats().0 > 0 && tokio::time::Instant::now() < deadline {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+                _ = &mut senders => break,
+            }
+        }
+        let _ = stop_senders.send(true);
+        let _ = tokio::time::timeout(Duration::from_secs(2), senders).await;
+        let (batches, _, points) = spool.stats();
+        (batches, points)
     }
 }

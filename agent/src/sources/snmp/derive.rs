@@ -30,7 +30,8 @@ pub fn host_resources(
     if !loads.is_empty() {
         p.field(
             "cpu_load_percent",
-            FieldValue::Float(loads.iter().sum::<i64>() as f64 / loads.len() as f64),
+            // in f64: device-supplied loads may be anything, an i64 sum could overflow
+            FieldValue::Float(loads.iter().map(|&l| l as f64).sum::<f64>() / loads.len() as f64),
         );
         p.field("cpu_count", FieldValue::Int(loads.len() as i64));
     }
@@ -88,10 +89,25 @@ pub fn entity_sensor(row: &mut Point) {
     };
     let scale = int(row, "entPhySensorScale").unwrap_or(9); // 9 = units
     let precision = int(row, "entPhySensorPrecision").unwrap_or(0);
-    let exp = (scale - 9) * 3 - precision;
-    let value = v as f64 * 10f64.powi(i32::try_from(exp).unwrap_or(0));
     row.tag("sensor_type", sensor_type(t));
-    row.field("value", FieldValue::Float(value));
+    // the MIB allows scale 1..=17 and precision -8..=9; a device sending anything else
+    // gets no `value` rather than a panic (debug) or a wrapped exponent (release)
+    let exp = scale
+        .checked_sub(9)
+        .and_then(|s| s.checked_mul(3))
+        .and_then(|s| s.checked_sub(precision))
+        .filter(|e| (-60..=60).contains(e))
+        .and_then(|e| i32::try_from(e).ok());
+    match exp {
+        Some(exp) => {
+            row.field("value", FieldValue::Float(v as f64 * 10f64.powi(exp)));
+        }
+        None => tracing::warn!(
+            scale,
+            precision,
+            "entPhySensorScale/Precision out of range: sensor value not scaled, skipped"
+        ),
+    };
 }
 
 #[cfg(test)]
@@ -134,5 +150,27 @@ mod tests {
         assert_eq!(p.fields["cpu_load_percent"], FieldValue::Float(20.0));
         assert_eq!(p.fields["memory_total_bytes"], FieldValue::Int(1_024_000));
         assert_eq!(p.fields["memory_used_percent"], FieldValue::Float(25.0));
+    }
+
+    #[test]
+    fn absurd_device_numbers_neither_panic_nor_wrap() {
+        let mut row = Point::new("entPhySensorTable", 0);
+        row.field("entPhySensorType", FieldValue::Int(8));
+        row.field("entPhySensorValue", FieldValue::Int(i64::MAX));
+        row.field("entPhySensorScale", FieldValue::Int(i64::MAX));
+        row.field("entPhySensorPrecision", FieldValue::Int(i64::MIN));
+        entity_sensor(&mut row);
+        assert!(
+            !row.fields.contains_key("value"),
+            "no value from a nonsense scale"
+        );
+        let mut cpu = Vec::new();
+        for load in [i64::MAX, i64::MAX] {
+            let mut r = Point::new("hrProcessorTable", 0);
+            r.field("hrProcessorLoad", FieldValue::Int(load));
+            cpu.push(r);
+        }
+        let p = host_resources(&cpu, &BTreeMap::new(), 0).expect("a point");
+        assert!(matches!(p.fields["cpu_load_percent"], FieldValue::Float(v) if v.is_finite()));
     }
 }

@@ -3,3 +3,4 @@
 //! is named after.
 mod bad_state;
 mod crash;
+mod shutdown;
