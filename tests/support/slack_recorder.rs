@@ -18,6 +18,20 @@ pub enum Failure {
     RateLimited { retry_after_s: f64 },
     /// HTTP 500.
     ServerError,
+    /// Slack's refusal `code`, as Slack answers it: the Web API with HTTP 200 and
+    /// `{"ok": false, "error": code}`; a webhook with the code as text and its status
+    /// (`invalid_token`/`action_prohibited` 403, `no_service`/`channel_not_found` 404,
+    /// `channel_is_archived` 410, `invalid_payload`/`invalid_blocks`/`no_text` 400).
+    Refused(&'static str),
+}
+
+fn webhook_status(code: &str) -> u16 {
+    match code {
+        "invalid_token" | "action_prohibited" => 403,
+        "no_service" | "channel_not_found" | "no_team" => 404,
+        "channel_is_archived" => 410,
+        _ => 400,
+    }
 }
 
 /// One request as received.
@@ -71,6 +85,9 @@ struct State {
     fail_next: Vec<Failure>,
     down: Option<Failure>,
     next_ts: u64,
+    token: Option<String>,
+    refuse_blocks: bool,
+    refused_webhooks: std::collections::BTreeMap<String, &'static str>,
 }
 
 pub struct SlackRecorder {
@@ -137,6 +154,27 @@ impl SlackRecorder {
     pub fn set_down(&self, f: Option<Failure>) {
         lock(&self.state).down = f;
     }
+
+    /// The Web API accepts only this bot token (`invalid_auth` for any other), as after a
+    /// rotation; `None` accepts any.
+    pub fn require_token(&self, token: Option<&str>) {
+        lock(&self.state).token = token.map(str::to_owned);
+    }
+
+    /// The webhook `name` answers `code` (e.g. `no_service`: deleted) until called with
+    /// `None`.
+    pub fn refuse_webhook(&self, name: &str, code: Option<&'static str>) {
+        let mut st = lock(&self.state);
+        match code {
+            Some(c) => st.refused_webhooks.insert(name.to_owned(), c),
+            None => st.refused_webhooks.remove(name),
+        };
+    }
+
+    /// Refuse any message with `blocks` (`invalid_blocks`), accept plain text.
+    pub fn refuse_blocks(&self, on: bool) {
+        lock(&self.state).refuse_blocks = on;
+    }
 }
 
 impl Drop for SlackRecorder {
@@ -196,6 +234,12 @@ async fn serve(mut s: TcpStream, state: Arc<Mutex<State>>) -> std::io::Result<()
             } else {
                 Some(st.fail_next.remove(0))
             };
+            let failure = failure.or_else(|| {
+                method
+                    .strip_prefix("webhook/")
+                    .and_then(|n| st.refused_webhooks.get(n))
+                    .map(|c| Failure::Refused(c))
+            });
             let (status, extra, answer, ts) = match failure {
                 Some(Failure::RateLimited { retry_after_s }) => (
                     429,
@@ -205,6 +249,31 @@ async fn serve(mut s: TcpStream, state: Arc<Mutex<State>>) -> std::io::Result<()
                 ),
                 Some(Failure::ServerError) => {
                     (500, String::new(), "internal error".to_string(), None)
+                }
+                Some(Failure::Refused(code)) if method.starts_with("webhook/") => {
+                    (webhook_status(code), String::new(), code.to_string(), None)
+                }
+                Some(Failure::Refused(code)) => (
+                    200,
+                    String::new(),
+                    json!({"ok": false, "error": code}).to_string(),
+                    None,
+                ),
+                None if st.token.as_deref().is_some_and(|t| {
+                    method.starts_with("chat.")
+                        && header("authorization").as_deref() != Some(&format!("Bearer {t}"))
+                }) =>
+                {
+                    let a = json!({"ok": false, "error": "invalid_auth"});
+                    (200, String::new(), a.to_string(), None)
+                }
+                None if st.refuse_blocks && body.get("blocks").is_some() => {
+                    if method.starts_with("webhook/") {
+                        (400, String::new(), "invalid_blocks".to_string(), None)
+                    } else {
+                        let a = json!({"ok": false, "error": "invalid_blocks"});
+                        (200, String::new(), a.to_string(), None)
+                    }
                 }
                 None if method.starts_with("webhook/") => {
                     (200, String::new(), "ok".to_string(), None)
@@ -240,7 +309,10 @@ async fn serve(mut s: TcpStream, state: Arc<Mutex<State>>) -> std::io::Result<()
         let reason = match status {
             200 => "OK",
             429 => "Too Many Requests",
+            400 => "Bad Request",
+            403 => "Forbidden",
             404 => "Not Found",
+            410 => "Gone",
             _ => "Internal Server Error",
         };
         let resp = format!(

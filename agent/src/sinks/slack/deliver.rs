@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Notify, watch};
 use vigil_contract::alert_state::{Delivered, Kind, Notification, unix_ms};
 
+use super::escape::{self, Lines};
 use super::render::Renderer;
 use super::routes::Routes;
 use super::transport::{Posted, SendError, Transport};
@@ -52,7 +53,13 @@ const MAX_BACKOFF: Duration = Duration::from_secs(60);
 struct Channel {
     next: Option<Instant>,
     backoff: Duration,
+    /// Why the destination refuses every message, while it does.
+    blocked: Option<String>,
 }
+
+/// How long a blocked destination waits before its next try, at first and at most (its
+/// credential is read again each time).
+const BLOCKED_RETRY: (Duration, Duration) = (Duration::from_secs(2), Duration::from_secs(60));
 
 pub struct Deliverer<O> {
     outbox: Arc<O>,
@@ -61,6 +68,11 @@ pub struct Deliverer<O> {
     http: reqwest::Client,
     channels: HashMap<String, Channel>,
     waiting: HashMap<u64, Instant>,
+    /// Destinations whose credential was read again and changed (a rotated Secret).
+    reloaded: HashMap<String, Transport>,
+    /// A delivery was posted but its record could not be saved: nothing more is sent
+    /// until the save succeeds (a restart would otherwise post it, and what follows, again).
+    unsaved: bool,
 }
 
 enum Step {
@@ -87,6 +99,8 @@ impl<O: Outbox> Deliverer<O> {
             http,
             channels: HashMap::new(),
             waiting: HashMap::new(),
+            reloaded: HashMap::new(),
+            unsaved: false,
         })
     }
 
@@ -141,6 +155,22 @@ impl<O: Outbox> Deliverer<O> {
             if *stop.borrow() {
                 return;
             }
+            if self.unsaved {
+                match self.outbox.save().await {
+                    Ok(()) => {
+                        tracing::info!("alert state saved again: slack delivery resumes");
+                        self.unsaved = false;
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot save the alert state: slack delivery paused until it can");
+                        tokio::select! {
+                            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                            r = stop.changed() => if r.is_err() { return; },
+                        }
+                        continue;
+                    }
+                }
+            }
             match self.pick() {
                 Ok((n, t)) => self.deliver(n, t).await,
                 Err(wake) => {
@@ -157,15 +187,24 @@ impl<O: Outbox> Deliverer<O> {
         }
     }
 
-    async fn deliver(&mut self, n: Notification, t: Transport) {
-        let key = t.channel_key();
-        let result = self.send(&n, &t).await;
+    async fn deliver(&mut self, n: Notification, configured: Transport) {
+        let key = configured.channel_key();
+        let t = self.reloaded.get(&key).cloned().unwrap_or(configured);
+        let mut result = self.send(&n, &t).await;
+        if let Err(SendError::Rejected(why)) = &result {
+            // the payload, not the destination: the incident still reaches the channel
+            tracing::warn!(channel = %key, incident = %n.incident, error = %why, "slack refused the message's blocks: sending it as plain text");
+            result = self.send_plain(&n, &t).await;
+        }
         let now = Instant::now();
         let ch = self.channels.entry(key.clone()).or_default();
         match result {
             Ok(step) => {
                 ch.next = Some(now + self.routes.min_interval);
                 ch.backoff = Duration::ZERO;
+                if let Some(why) = ch.blocked.take() {
+                    tracing::info!(channel = %key, was = %why, "slack destination accepts messages again");
+                }
                 self.waiting.remove(&n.seq);
                 let at_ms = unix_ms(std::time::SystemTime::now());
                 let delivered = match step {
@@ -175,7 +214,33 @@ impl<O: Outbox> Deliverer<O> {
                 self.outbox.complete(&n, delivered, at_ms);
                 tracing::info!(kind = n.kind.as_str(), incident = %n.incident, channel = %key, "slack notification delivered");
                 if let Err(e) = self.outbox.save().await {
-                    tracing::error!(error = %e, "cannot persist the alert state after a delivery");
+                    tracing::error!(error = %e, "cannot persist the alert state after a delivery: slack delivery paused until it can");
+                    self.unsaved = true;
+                }
+            }
+            Err(SendError::Blocked(why)) => {
+                // keep every notification: they go out once the destination is fixed
+                let newly = ch.blocked.is_none();
+                if newly {
+                    tracing::error!(channel = %key, error = %why, "slack refuses this destination (credential, channel or webhook): notifications are kept and retried; fix the route or rotate its Secret");
+                }
+                ch.blocked = Some(why.clone());
+                ch.backoff = (ch.backoff * 2).clamp(BLOCKED_RETRY.0, BLOCKED_RETRY.1);
+                ch.next = Some(now + ch.backoff);
+                if let Some(fresh) = t.reloaded() {
+                    tracing::info!(channel = %key, "the destination's credential changed: retrying with it");
+                    ch.next = Some(now + self.routes.min_interval);
+                    self.reloaded.insert(key.clone(), fresh);
+                } else if newly {
+                    self.tell_default(&key, &why).await;
+                }
+            }
+            Err(SendError::Rejected(e)) => {
+                tracing::error!(channel = %key, incident = %n.incident, error = %e, "slack refused even the plain-text message: dropped");
+                ch.next = Some(now + self.routes.min_interval);
+                self.outbox.discard(n.seq);
+                if let Err(e) = self.outbox.save().await {
+                    tracing::error!(error = %e, "cannot persist the alert state");
                 }
             }
             Err(SendError::RateLimited(wait)) => {
@@ -196,6 +261,55 @@ impl<O: Outbox> Deliverer<O> {
                 }
             }
         }
+    }
+
+    /// Tells the default destination, once per episode and directly (not through the
+    /// state), that another destination refuses messages. If the default is the one
+    /// blocked, the log and the blocked destinations in the state's outbox are all there is.
+    async fn tell_default(&mut self, key: &str, why: &str) {
+        let default = self.routes.default.transport.clone();
+        if default.channel_key() == key {
+            return;
+        }
+        let text = format!(
+            "vigil: a Slack destination refuses every message ({why}); its notifications are \
+             kept and retried. Fix the route or rotate its Secret (destination {key})."
+        );
+        let payload = serde_json::json!({ "text": escape_plain(&text) });
+        if let Err(e) = default.post(&self.http, &payload, None).await {
+            tracing::error!(error = %e, "cannot tell the default destination about a blocked one");
+        }
+    }
+
+    /// The notification as one plain line, for a payload whose blocks were refused.
+    async fn send_plain(&self, n: &Notification, t: &Transport) -> Result<Step, SendError> {
+        let s = &n.signal;
+        let text = format!(
+            "{} {} {}: {}",
+            n.kind.as_str(),
+            s.rule,
+            s.scope.object,
+            s.summary
+        );
+        let payload = serde_json::json!({ "text": escape_plain(&text) });
+        let thread = self.thread_of(&n.thread).and_then(|d| d.ts);
+        let in_thread = !matches!(n.kind, Kind::Firing | Kind::Maintenance | Kind::Digest);
+        let p = t
+            .post(
+                &self.http,
+                &payload,
+                if in_thread { thread.as_deref() } else { None },
+            )
+            .await?;
+        Ok(match n.kind {
+            Kind::Firing => Step::Done(Some(Delivered {
+                channel: p.channel,
+                ts: p.ts,
+                at_ms: 0,
+                resolved: false,
+            })),
+            _ => Step::Done(None),
+        })
     }
 
     fn payload(&self, template: &str, n: &Notification) -> Result<serde_json::Value, SendError> {
@@ -272,4 +386,9 @@ impl<O: Outbox> Deliverer<O> {
             }
         }
     }
+}
+
+/// Text for a plain message: cleaned to one line and escaped as any value.
+fn escape_plain(s: &str) -> String {
+    escape::mrkdwn(&escape::clean(s, Lines::One))
 }

@@ -90,7 +90,10 @@ fn destination(d: &RawDestination, api_url: &str, at: &str) -> Result<Transport,
                     "the webhook is not an http(s) URL".into(),
                 ));
             }
-            Ok(Transport::Webhook { url })
+            Ok(Transport::Webhook {
+                url,
+                from: Some(w.clone()),
+            })
         }
         (None, Some(t)) => {
             let channel = d.channel.clone().ok_or_else(|| {
@@ -103,6 +106,7 @@ fn destination(d: &RawDestination, api_url: &str, at: &str) -> Result<Transport,
                 token: t
                     .resolve()
                     .map_err(|e| (format!("{at}.bot_token"), crate::error::chain(&e)))?,
+                from: Some(t.clone()),
                 channel,
                 api_url: api_url.to_string(),
             })

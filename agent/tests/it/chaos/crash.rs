@@ -48,10 +48,10 @@ async fn stored(url: &str, measurement: &str, device: &str) -> BTreeMap<i64, usi
     m
 }
 
-/// InfluxDB is down; the collector (a 10 s flush interval, so points wait in the batcher)
-/// is SIGKILLed at random moments, some of them in the middle of spool writes, and started
-/// again each time. Then InfluxDB comes back: every poll any of those processes handed over
-/// is stored, exactly once.
+/// The collector (a 10 s flush interval, so points wait in the batcher) is SIGKILLed at
+/// random moments, some of them in the middle of spool writes, and started again each time;
+/// InfluxDB is killed before a random one of those runs. Then InfluxDB comes back: every
+/// poll any of those processes handed over is stored, exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_collector_loses_no_poll_it_handed_over() {
     let sb = vigil_tests::require_sandbox!();
@@ -93,8 +93,12 @@ devices:
     };
     let read_log = || std::fs::read_to_string(&log).unwrap_or_default();
 
-    influx.down();
+    // InfluxDB dies at a random moment too: before one of the runs, or in its middle
+    let influx_dies = rand::rng().random_range(0..kills());
     for run in 0..kills() {
+        if run == influx_dies {
+            influx.down();
+        }
         let mut agent = start();
         let before = handed_over(&read_log()).len();
         // a kill is only interesting once this process has handed something over

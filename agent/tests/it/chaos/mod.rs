@@ -4,3 +4,4 @@
 mod bad_state;
 mod crash;
 mod shutdown;
+mod slack;
