@@ -91,3 +91,32 @@ pub async fn metric(listen: &str, name: &str) -> Result<f64, String> {
         })
         .ok_or_else(|| format!("{name} not in /metrics"))
 }
+
+/// A firing PodCrashLooping notification for pod `web-<i>` (of `tenant`), as the engine
+/// queues it: for delivery tests that start from an outbox.
+pub fn firing(i: usize, tenant: Option<&str>) -> vigil_agent::alerts::state::Notification {
+    use vigil_agent::alerts::signal::{Scope, Severity, Signal};
+    use vigil_agent::alerts::state::{Kind, Notification};
+    let s = Signal::new(
+        "PodCrashLooping",
+        Severity::Critical,
+        Scope {
+            tenant: tenant.map(str::to_owned),
+            namespace: Some("shop".into()),
+            object: format!("Pod/web-{i:03}"),
+            ..Default::default()
+        },
+        &format!("web-{i}"),
+    )
+    .summary("container app is crash-looping");
+    Notification {
+        seq: 0,
+        kind: Kind::Firing,
+        incident: format!("{}@1", s.fingerprint),
+        thread: format!("{}@1", s.fingerprint),
+        signal: s,
+        started_ms: 1_800_000_000_000,
+        at_ms: 1_800_000_000_000,
+        lines: vec![],
+    }
+}

@@ -8,8 +8,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 use vigil_agent::alerts::live::LiveState;
-use vigil_agent::alerts::signal::{Scope, Severity, Signal};
-use vigil_agent::alerts::state::{Kind, Notification, StateDoc};
+use vigil_agent::alerts::state::{Notification, StateDoc};
 use vigil_agent::alerts::store::Store;
 use vigil_agent::config::alerting::AlertingConfig;
 use vigil_agent::sinks::slack::{Deliverer, Renderer};
@@ -24,27 +23,7 @@ fn config(dir: &TempDir, url: &str) -> AlertingConfig {
 }
 
 fn firing(i: usize) -> Notification {
-    let s = Signal::new(
-        "PodCrashLooping",
-        Severity::Critical,
-        Scope {
-            namespace: Some("shop".into()),
-            object: format!("Pod/web-{i:03}"),
-            ..Default::default()
-        },
-        &format!("web-{i}"),
-    )
-    .summary("container app is crash-looping");
-    Notification {
-        seq: 0,
-        kind: Kind::Firing,
-        incident: format!("{}@1", s.fingerprint),
-        thread: format!("{}@1", s.fingerprint),
-        signal: s,
-        started_ms: 1_800_000_000_000,
-        at_ms: 1_800_000_000_000,
-        lines: vec![],
-    }
+    crate::common::firing(i, None)
 }
 
 fn start(

@@ -6,39 +6,13 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 use vigil_agent::alerts::live::LiveState;
-use vigil_agent::alerts::signal::{Scope, Severity, Signal};
-use vigil_agent::alerts::state::{Kind, Notification, StateDoc};
+use vigil_agent::alerts::state::{Notification, StateDoc};
 use vigil_agent::alerts::store::Store;
 use vigil_agent::config::alerting::AlertingConfig;
 use vigil_agent::sinks::slack::{Deliverer, Renderer};
 use vigil_tests::{SlackRecorder, eventually};
 
-use crate::common::TempDir;
-
-fn firing(i: usize, tenant: Option<&str>) -> Notification {
-    let s = Signal::new(
-        "PodCrashLooping",
-        Severity::Critical,
-        Scope {
-            tenant: tenant.map(str::to_owned),
-            namespace: Some("shop".into()),
-            object: format!("Pod/web-{i:03}"),
-            ..Default::default()
-        },
-        &format!("web-{i}"),
-    )
-    .summary("container app is crash-looping");
-    Notification {
-        seq: 0,
-        kind: Kind::Firing,
-        incident: format!("{}@1", s.fingerprint),
-        thread: format!("{}@1", s.fingerprint),
-        signal: s,
-        started_ms: 1_800_000_000_000,
-        at_ms: 1_800_000_000_000,
-        lines: vec![],
-    }
-}
+use crate::common::{TempDir, firing};
 
 async fn deliver(
     cfg: &AlertingConfig,
