@@ -15,7 +15,7 @@ use vigil_tests::eventually;
 
 use crate::common::{TempDir, influxql, rows};
 
-fn settings(url: &str, db: &str) -> InfluxSettings {
+pub(crate) fn settings(url: &str, db: &str) -> InfluxSettings {
     InfluxSettings {
         url: url.to_string(),
         api: InfluxApi::V1 {
@@ -33,14 +33,14 @@ fn settings(url: &str, db: &str) -> InfluxSettings {
     }
 }
 
-struct Pipeline {
-    metrics: Arc<Metrics>,
+pub(crate) struct Pipeline {
+    pub metrics: Arc<Metrics>,
     _stop: watch::Sender<bool>,
     handle: vigil_agent::sinks::influxdb::BatcherHandle,
     _output: Running,
 }
 
-fn pipeline(dir: &TempDir, s: &InfluxSettings) -> Pipeline {
+pub(crate) fn pipeline(dir: &TempDir, s: &InfluxSettings) -> Pipeline {
     let metrics = Arc::new(Metrics::new("it"));
     let spool = SpoolSettings {
         dir: dir.path().join("spool"),

@@ -2,6 +2,7 @@
 //! wrong moment (a corrupt file, a killed process, a dead peer) and checks the promise it
 //! is named after.
 mod bad_state;
+mod corrupt_spool;
 mod crash;
 mod shutdown;
 mod slack;
