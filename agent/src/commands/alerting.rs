@@ -80,7 +80,7 @@ pub enum AlertingError {
 /// Runs one scope until `stop`: the deliverer beside the evaluation, changes forwarded
 /// to InfluxDB; on stop, an in-flight delivery gets up to 5 s before the final save.
 pub async fn run_scope<S: SignalSource>(
-    evaluation: Evaluation,
+    mut evaluation: Evaluation,
     state: Arc<LiveState>,
     source: S,
     trigger: Arc<Notify>,
@@ -95,7 +95,6 @@ pub async fn run_scope<S: SignalSource>(
         }
     };
     let delivery = tokio::spawn(deliverer.run(stop.clone()));
-    let mut evaluation = evaluation;
     let forward = outputs.influx.map(|influx| {
         let (tx, mut rx) = mpsc::channel::<Vec<crate::alerts::engine::Change>>(16);
         evaluation.changes = Some(tx);
