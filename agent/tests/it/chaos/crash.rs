@@ -17,7 +17,8 @@ fn kills() -> usize {
         .unwrap_or(6)
 }
 
-/// `(device, ts)` of every "poll handed over" line in the collector's log.
+/// `(device, ts)` of every "poll handed over" line in the collector's log that handed
+/// points over (a failed poll, e.g. an SNMP timeout on a loaded machine, hands over none).
 fn handed_over(log: &str) -> BTreeSet<(String, i64)> {
     log.lines()
         .filter(|l| l.contains("poll handed over"))
@@ -27,6 +28,8 @@ fn handed_over(log: &str) -> BTreeSet<(String, i64)> {
                     .find_map(|w| w.strip_prefix(&format!("{k}=")))
                     .map(|v| v.trim_matches('"').to_owned())
             };
+            let points: usize = field("points")?.parse().ok()?;
+            (points > 0).then_some(())?;
             Some((field("device")?, field("ts")?.parse().ok()?))
         })
         .collect()
@@ -129,6 +132,9 @@ devices:
     );
 
     influx.up().await;
+    // an influxd killed right after CREATE DATABASE may restart without it (its meta store
+    // is not yet on disk): create it again, as an operator would (idempotent)
+    influx.create_db("chaos").await;
     let mut agent = start();
     let url = influx.url.clone();
     eventually(
@@ -146,10 +152,27 @@ devices:
                 );
             }
             if missing.is_empty() {
-                Ok(())
-            } else {
-                Err(format!("missing {missing:?}"))
+                return Ok(());
             }
+            // enough to tell a slow drain from a loss when this fails
+            let spooled: Vec<String> = std::fs::read_dir(dir.path().join("spool"))
+                .map(|d| {
+                    d.filter_map(Result::ok)
+                        .map(|e| e.file_name().to_string_lossy().into_owned())
+                        .collect()
+                })
+                .unwrap_or_default();
+            let problems: Vec<String> = read_log()
+                .lines()
+                .filter(|l| {
+                    l.contains(" WARN ") || l.contains(" ERROR ") || l.contains("recovered")
+                })
+                .map(str::to_owned)
+                .collect();
+            Err(format!(
+                "missing {missing:?}\nspool: {spooled:?}\nlog:\n{}",
+                problems.join("\n")
+            ))
         },
     )
     .await;
