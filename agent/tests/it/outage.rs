@@ -141,6 +141,30 @@ devices:
         },
     )
     .await;
+    // the drain can finish within one interval: wait for a poll made after the outage
+    // ended to land before stopping, so "collection went on" is observed, not raced
+    for (name, q) in [
+        (
+            "ping",
+            "SELECT packets_received FROM ping WHERE device = 'up'",
+        ),
+        ("snmp", "SELECT uptime FROM snmp WHERE device = 'switch'"),
+    ] {
+        eventually(
+            &format!("{name} polled after recovery"),
+            Duration::from_secs(30),
+            || async {
+                let last = timestamps(&url, db, q).await.keys().last().copied();
+                match last {
+                    Some(t) if t > outage_end => Ok(()),
+                    other => Err(format!(
+                        "last {name} point at {other:?}, outage ended {outage_end}"
+                    )),
+                }
+            },
+        )
+        .await;
+    }
     let dropped = metric(&listen, "vigil_points_dropped_total").await.unwrap();
     assert_eq!(dropped, 0.0);
     agent.stop();
