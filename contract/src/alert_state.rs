@@ -117,6 +117,34 @@ impl Signal {
         self.parents.push(fp);
         self
     }
+
+    /// The signal as the state keeps it: its summary, message and fact values cut to
+    /// [`EXCERPT_CHARS`], so thousands of incidents with long termination messages still
+    /// fit a ConfigMap.
+    pub fn bounded(mut self) -> Signal {
+        self.summary = excerpt(self.summary);
+        self.message = self.message.map(excerpt);
+        for (_, v) in &mut self.facts {
+            *v = excerpt(std::mem::take(v));
+        }
+        self
+    }
+}
+
+/// Characters of any one text a stored signal keeps.
+pub const EXCERPT_CHARS: usize = 300;
+
+/// `s` cut to [`EXCERPT_CHARS`] characters, marked with `…` when cut.
+pub fn excerpt(s: String) -> String {
+    match s.char_indices().nth(EXCERPT_CHARS) {
+        None => s,
+        Some((end, _)) => {
+            let mut cut = s[..end].to_string();
+            cut.pop();
+            cut.push('…');
+            cut
+        }
+    }
 }
 
 /// `rule/identity`: readable in logs and in the state object, stable across restarts.
@@ -245,11 +273,27 @@ pub struct StateDoc {
     pub next_seq: u64,
 }
 
+/// Past this many queued notifications (a long Slack outage in an alert storm),
+/// reminders are dropped, oldest first: firing, resolved and folded messages never are.
+pub const OUTBOX_SOFT_CAP: usize = 500;
+
 impl StateDoc {
+    /// Queues a notification. A reminder replaces the one of the same incident still
+    /// waiting; past [`OUTBOX_SOFT_CAP`] the oldest reminders make room.
     pub fn push(&mut self, mut n: Notification) -> Notification {
         n.seq = self.next_seq;
         self.next_seq += 1;
+        if n.kind == Kind::Repeat {
+            self.outbox
+                .retain(|x| !(x.kind == Kind::Repeat && x.incident == n.incident));
+        }
         self.outbox.push_back(n.clone());
+        while self.outbox.len() > OUTBOX_SOFT_CAP {
+            let Some(i) = self.outbox.iter().position(|x| x.kind == Kind::Repeat) else {
+                break;
+            };
+            self.outbox.remove(i);
+        }
         n
     }
 
@@ -301,6 +345,53 @@ pub struct StateSummary {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn note(kind: Kind, incident: &str) -> Notification {
+        Notification {
+            seq: 0,
+            kind,
+            incident: incident.into(),
+            thread: incident.into(),
+            signal: Signal::new("R", Severity::Warning, Scope::default(), incident),
+            started_ms: 0,
+            at_ms: 0,
+            lines: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn reminders_coalesce_and_make_room_but_firing_messages_stay() {
+        let mut doc = StateDoc::default();
+        doc.push(note(Kind::Repeat, "a"));
+        doc.push(note(Kind::Repeat, "a"));
+        assert_eq!(doc.outbox.len(), 1, "two reminders of one incident");
+        assert_eq!(doc.outbox[0].seq, 1, "the newer reminder is kept");
+        for i in 0..OUTBOX_SOFT_CAP {
+            doc.push(note(Kind::Firing, &format!("f{i}")));
+        }
+        assert_eq!(doc.outbox.len(), OUTBOX_SOFT_CAP);
+        assert!(doc.outbox.iter().all(|n| n.kind == Kind::Firing));
+        doc.push(note(Kind::Firing, "more"));
+        assert_eq!(doc.outbox.len(), OUTBOX_SOFT_CAP + 1, "a firing message was dropped");
+    }
+
+    #[test]
+    fn a_stored_signal_keeps_excerpts_of_long_text() {
+        let long = "é".repeat(4000);
+        let s = Signal::new("R", Severity::Warning, Scope::default(), "x")
+            .summary(long.clone())
+            .fact("reason", long.clone());
+        let mut s = s;
+        s.message = Some(long);
+        let b = s.bounded();
+        assert_eq!(b.summary.chars().count(), EXCERPT_CHARS);
+        assert!(b.summary.ends_with('…'));
+        assert_eq!(b.message.unwrap().chars().count(), EXCERPT_CHARS);
+        assert_eq!(b.facts[0].1.chars().count(), EXCERPT_CHARS);
+        assert_eq!(excerpt("short".into()), "short");
+        let exact = "x".repeat(EXCERPT_CHARS);
+        assert_eq!(excerpt(exact.clone()), exact);
+    }
 
     #[test]
     fn a_state_document_reads_back_as_written() {

@@ -65,6 +65,14 @@ pub struct Cluster {
     pub lease_duration: Option<Dur>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evaluation_interval: Option<Dur>,
+    /// `/readyz` fails once a watch has been out of touch with the API server this long
+    /// (default 2m).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watch_staleness: Option<Dur>,
+    /// `AlertingDegraded` is posted (directly, not through the state) once the API server
+    /// has been out of reach, or the state could not be saved, this long (default 1m).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub degraded_after: Option<Dur>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kubeconfig: Option<PathBuf>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -87,9 +87,10 @@ impl Engine {
         let now_ms = unix_ms(now);
         let mut changes = Vec::new();
         self.maintenance(doc, now, &mut changes);
+        // stored signals keep excerpts: the state must fit its ConfigMap in a storm
         let active: HashMap<String, Signal> = signals
             .into_iter()
-            .map(|s| (s.fingerprint.clone(), s))
+            .map(|s| (s.fingerprint.clone(), s.bounded()))
             .collect();
         let mut parents = doc.firing_parents();
         parents.extend(remote_parents.iter().map(|(k, v)| (k.clone(), v.clone())));

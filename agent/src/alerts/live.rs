@@ -8,6 +8,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use tokio::sync::Notify;
 
+use super::health::SaveHealth;
 use super::state::{Delivered, Kind, Notification, StateDoc};
 use super::store::{Store, StoreError};
 
@@ -30,13 +31,19 @@ pub struct LiveState {
     /// Notifications with a lower `seq` are saved: only those may be sent, so nothing
     /// reaches Slack that a crash could make the agent forget it sent.
     persisted: AtomicU64,
+    saves: Mutex<SaveHealth>,
 }
 
 impl LiveState {
     pub fn new(doc: StateDoc, store: Store) -> LiveState {
         let persisted = AtomicU64::new(doc.next_seq);
+        let saves = Mutex::new(SaveHealth {
+            limit: store.limit(),
+            ..Default::default()
+        });
         LiveState {
             persisted,
+            saves,
             doc: Mutex::new(doc),
             store,
             save_lock: tokio::sync::Mutex::new(()),
@@ -58,10 +65,31 @@ impl LiveState {
     pub async fn save(&self) -> Result<(), StoreError> {
         let _guard = self.save_lock.lock().await;
         let snapshot = self.lock().clone();
-        self.store.save(&snapshot).await?;
-        self.persisted
-            .fetch_max(snapshot.next_seq, Ordering::SeqCst);
-        Ok(())
+        let result = self.store.save(&snapshot).await;
+        let mut h = self.saves.lock().unwrap_or_else(|p| p.into_inner());
+        match result {
+            Ok(bytes) => {
+                h.failing = None;
+                h.unreachable = false;
+                h.bytes = bytes;
+                drop(h);
+                self.persisted
+                    .fetch_max(snapshot.next_seq, Ordering::SeqCst);
+                Ok(())
+            }
+            Err(e) => {
+                h.failing
+                    .get_or_insert_with(|| (std::time::Instant::now(), String::new()))
+                    .1 = e.to_string();
+                h.unreachable = e.is_unreachable();
+                Err(e)
+            }
+        }
+    }
+
+    /// How saving has gone lately.
+    pub fn save_health(&self) -> SaveHealth {
+        self.saves.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Whether the notification with this `seq` has been saved.

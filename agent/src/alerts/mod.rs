@@ -4,6 +4,7 @@
 //! outbox and the delivery ledger durable (a local file or a ConfigMap).
 pub mod collector;
 pub mod engine;
+pub mod health;
 pub mod live;
 pub mod maintenance;
 pub mod points;

@@ -36,6 +36,13 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// The API server could not be reached (as opposed to answering with a refusal).
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, StoreError::Kube { source, .. } if !matches!(source, kube::Error::Api(_)))
+    }
+}
+
 /// A loaded document, and whether a bad one was moved aside to get it.
 pub struct Loaded {
     pub doc: StateDoc,
@@ -80,6 +87,14 @@ impl Store {
             api: Box::new(Api::namespaced(client, namespace)),
             namespace: namespace.to_string(),
             name: name.to_string(),
+        }
+    }
+
+    /// The most the store holds, if it has a limit (a ConfigMap's 1 MiB).
+    pub fn limit(&self) -> Option<usize> {
+        match self {
+            Store::File(_) => None,
+            Store::ConfigMap { .. } => Some(super::health::CONFIGMAP_LIMIT),
         }
     }
 
@@ -196,7 +211,8 @@ impl Store {
         }
     }
 
-    pub async fn save(&self, doc: &StateDoc) -> Result<(), StoreError> {
+    /// Writes the document; returns its size in bytes.
+    pub async fn save(&self, doc: &StateDoc) -> Result<usize, StoreError> {
         let text = serde_json::to_string(doc).map_err(|source| StoreError::Decode {
             at: self.describe(),
             source,
@@ -219,13 +235,14 @@ impl Store {
                 write_synced(&tmp, text.as_bytes()).await.map_err(io)?;
                 tokio::fs::rename(&tmp, path).await.map_err(io)?;
                 sync_dir(path).await;
-                Ok(())
+                Ok(text.len())
             }
             Store::ConfigMap {
                 api,
                 namespace,
                 name,
             } => {
+                let bytes = text.len();
                 let cm = ConfigMap {
                     metadata: ObjectMeta {
                         name: Some(name.clone()),
@@ -249,7 +266,7 @@ impl Store {
                     &Patch::Apply(&cm),
                 )
                 .await
-                .map(|_| ())
+                .map(|_| bytes)
                 .map_err(|source| StoreError::Kube {
                     namespace: namespace.clone(),
                     name: name.clone(),

@@ -5,11 +5,12 @@
 //! through the [`Outbox`] implemented here, the changes reach InfluxDB through a channel.
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, mpsc, watch};
 
 use crate::alerts::collector::DeviceAlerting;
+use crate::alerts::health::{ALERTING_DEGRADED, Episode, Notice, state_trouble};
 use crate::alerts::live::LiveState;
 use crate::alerts::points::point;
 use crate::alerts::rules::devices::DeviceRules;
@@ -18,7 +19,7 @@ use crate::alerts::state::{Delivered, Notification};
 use crate::alerts::store::{Store, StoreError};
 use crate::config::alerting::AlertingConfig;
 use crate::sinks::influxdb::BatcherHandle;
-use crate::sinks::slack::{DeliverError, Deliverer, Outbox, Renderer, Routes};
+use crate::sinks::slack::{Announcer, DeliverError, Deliverer, Outbox, Renderer, Routes};
 use crate::telemetry::Metrics;
 
 impl Outbox for LiveState {
@@ -64,6 +65,66 @@ pub struct Outputs {
     pub renderer: Arc<Renderer>,
     /// The `alerts` measurement's InfluxDB output, if configured.
     pub influx: Option<BatcherHandle>,
+    /// Where trouble with alerting itself is told.
+    pub announcer: Announcer,
+    /// How long saves may fail before that is told.
+    pub degraded_after: Duration,
+    pub metrics: Arc<Metrics>,
+}
+
+/// Posts an `AlertingDegraded` notice directly; whether it went out.
+pub async fn announce(announcer: &Announcer, scope: &str, notice: &Notice) -> bool {
+    let (headline, text) = match notice {
+        Notice::Degraded { what } => {
+            tracing::error!(scope, alert = ALERTING_DEGRADED, what = %what, "alerting is degraded");
+            (format!("{ALERTING_DEGRADED} critical"), format!("{scope}: {what}"))
+        }
+        Notice::Recovered { what, after } => {
+            tracing::info!(scope, alert = ALERTING_DEGRADED, was = %what, after_s = after.as_secs(), "alerting recovered");
+            (
+                format!("{ALERTING_DEGRADED} resolved after {} s", after.as_secs()),
+                format!("{scope}: it was: {what}"),
+            )
+        }
+    };
+    match announcer.post(&headline, &text).await {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(scope, error = %e, "cannot post {ALERTING_DEGRADED}; trying again");
+            false
+        }
+    }
+}
+
+/// Watches how saving the scope's state goes: its size on /metrics
+/// (`vigil_alert_state_bytes{scope}`), and `AlertingDegraded` while saves are refused
+/// (longer than `degraded_after`) or the document passes 75 % of its store's limit.
+async fn watch_state(
+    scope: String,
+    state: Arc<LiveState>,
+    outputs: Outputs,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut episode = Episode::default();
+    loop {
+        let h = state.save_health();
+        outputs.metrics.set_gauge(
+            "vigil_alert_state_bytes",
+            "Size of the alert state document last saved, per scope.",
+            &[("scope", &scope)],
+            h.bytes as f64,
+        );
+        let now = Instant::now();
+        if let Some(n) = episode.observe(now, state_trouble(&h, now, outputs.degraded_after))
+            && announce(&outputs.announcer, &scope, &n).await
+        {
+            episode.posted(&n);
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+            r = stop.changed() => if r.is_err() || *stop.borrow() { return; },
+        }
+    }
 }
 
 /// Device alerting cannot start.
@@ -87,14 +148,24 @@ pub async fn run_scope<S: SignalSource>(
     outputs: Outputs,
     stop: watch::Receiver<bool>,
 ) {
-    let deliverer = match Deliverer::new(state.clone(), outputs.routes, outputs.renderer) {
-        Ok(d) => d,
+    let deliverer = match Deliverer::new(
+        state.clone(),
+        outputs.routes.clone(),
+        outputs.renderer.clone(),
+    ) {
+        Ok(d) => d.with_metrics(outputs.metrics.clone()),
         Err(e) => {
             tracing::error!(error = %e, "slack delivery cannot start");
             return;
         }
     };
     let delivery = tokio::spawn(deliverer.run(stop.clone()));
+    tokio::spawn(watch_state(
+        evaluation.name.clone(),
+        state.clone(),
+        outputs.clone(),
+        stop.clone(),
+    ));
     let forward = outputs.influx.map(|influx| {
         let (tx, mut rx) = mpsc::channel::<Vec<crate::alerts::engine::Change>>(16);
         evaluation.changes = Some(tx);
@@ -127,7 +198,7 @@ pub async fn start_devices(
     agent: &str,
     tenant: Option<String>,
     device_tags: BTreeMap<String, BTreeMap<String, String>>,
-    metrics: &Metrics,
+    metrics: &Arc<Metrics>,
     influx: Option<BatcherHandle>,
     stop: watch::Receiver<bool>,
 ) -> Result<DeviceAlerting, AlertingError> {
@@ -148,9 +219,12 @@ pub async fn start_devices(
         changes: None,
     };
     let outputs = Outputs {
+        announcer: Announcer::new(&cfg.routes, &cfg.name)?,
         routes: Arc::new(cfg.routes.clone()),
         renderer,
         influx,
+        degraded_after: cfg.degraded_after,
+        metrics: metrics.clone(),
     };
     tokio::spawn(async move {
         let mut stop_load = stop.clone();

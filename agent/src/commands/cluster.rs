@@ -5,7 +5,8 @@
 //! its state in `<prefix>-leader`. Without a node it runs standalone: every rule in one
 //! process, state in `cluster.state_file` (or the ConfigMap `<prefix>-cluster`).
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::ConfigMap;
@@ -13,8 +14,9 @@ use kube::api::Api;
 use tokio::sync::{Notify, watch};
 
 use super::CommandError;
-use super::alerting::{Outputs, run_scope};
+use super::alerting::{Outputs, announce, run_scope};
 use super::shutdown_signal;
+use crate::alerts::health::{Episode, api_trouble};
 use crate::alerts::live::LiveState;
 use crate::alerts::rules::Context;
 use crate::alerts::rules::kubernetes::{KubeRules, Objects};
@@ -22,9 +24,9 @@ use crate::alerts::runner::{self, Evaluation};
 use crate::alerts::store::{Store, follow_remote};
 use crate::config::alerting::AlertingConfig;
 use crate::sinks::influxdb::{Output, Running};
-use crate::sinks::slack::Renderer;
+use crate::sinks::slack::{Announcer, Renderer};
 use crate::sources::kubernetes::leader::Election;
-use crate::sources::kubernetes::{KubeSource, PodScope, Snapshot, Watch};
+use crate::sources::kubernetes::{ApiContact, KubeSource, PodScope, Snapshot, Watch};
 use crate::telemetry::Metrics;
 
 async fn client(cfg: &AlertingConfig) -> Result<kube::Client, CommandError> {
@@ -86,6 +88,7 @@ struct Parts {
     client: kube::Client,
     cfg: Arc<AlertingConfig>,
     outputs: Outputs,
+    contact: ApiContact,
 }
 
 impl Parts {
@@ -116,7 +119,13 @@ impl Parts {
         };
         on_state(state.clone());
         let trigger = Arc::new(Notify::new());
-        let source = KubeSource::start(self.client.clone(), &watch, trigger.clone());
+        let source = KubeSource::start(
+            self.client.clone(),
+            &watch,
+            trigger.clone(),
+            self.contact.clone(),
+            name,
+        );
         let mut s = stop.clone();
         tokio::select! {
             _ = source.ready() => {}
@@ -167,6 +176,9 @@ pub async fn cluster(
         tokio::spawn(crate::telemetry::serve(listener, health.clone()));
     }
     let cfg = Arc::new(cfg);
+    let contact = ApiContact::default();
+    let announcer = Announcer::new(&cfg.routes, &cfg.name)
+        .map_err(|e| CommandError::Alerting(e.into()))?;
     let parts = Arc::new(Parts {
         client: client.clone(),
         cfg: cfg.clone(),
@@ -174,8 +186,22 @@ pub async fn cluster(
             routes: Arc::new(cfg.routes.clone()),
             renderer,
             influx: output.as_ref().map(Running::handle),
+            announcer: announcer.clone(),
+            degraded_after: cfg.degraded_after,
+            metrics: health.clone(),
         },
+        contact: contact.clone(),
     });
+    // standalone, this agent is the only one; in a DaemonSet, the last leader speaks
+    let last_leader = Arc::new(AtomicBool::new(node.is_none()));
+    tasks_api(
+        &contact,
+        &health,
+        &cfg,
+        announcer,
+        last_leader.clone(),
+        stop_rx.clone(),
+    );
     let cm = |suffix: &str| {
         Store::config_map(
             client.clone(),
@@ -253,6 +279,8 @@ pub async fn cluster(
                 name: format!("{}-leader", cfg.prefix),
                 identity,
                 duration: cfg.lease_duration,
+                contact: contact.clone(),
+                last_leader: last_leader.clone(),
             };
             tasks.spawn(election.run(lead_tx, stop_rx.clone()));
             let p = parts.clone();
@@ -270,6 +298,57 @@ pub async fn cluster(
     })
     .await;
     Ok(())
+}
+
+/// Starts the API check: `vigil_watch_age_seconds{scope,kind}` on /metrics, `/readyz`
+/// failing past `watch_staleness`, and `AlertingDegraded` posted directly by the last
+/// leader (or the standalone agent) once the API server has been out of reach for
+/// `degraded_after` — only one agent speaks, whatever the number of nodes.
+fn tasks_api(
+    contact: &ApiContact,
+    metrics: &Arc<Metrics>,
+    cfg: &AlertingConfig,
+    announcer: Announcer,
+    last_leader: Arc<AtomicBool>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let (contact, metrics) = (contact.clone(), metrics.clone());
+    let (staleness, after) = (cfg.watch_staleness, cfg.degraded_after);
+    tokio::spawn(async move {
+        let mut episode = Episode::default();
+        loop {
+            let ages = contact.ages();
+            let series: Vec<(Vec<(&str, &str)>, f64)> = ages
+                .iter()
+                .map(|(s, k, a)| (vec![("scope", s.as_str()), ("kind", k.as_str())], a.as_secs_f64()))
+                .collect();
+            metrics.set_gauges(
+                "vigil_watch_age_seconds",
+                "How long each watch of the API server has been out of touch (0 while connected).",
+                &series,
+            );
+            let worst = contact.worst();
+            let stale = worst > staleness;
+            if metrics.stale.swap(stale, Ordering::Relaxed) != stale {
+                tracing::warn!(stale, worst_s = worst.as_secs(), "API server contact changed /readyz");
+            }
+            let trouble = if last_leader.load(Ordering::Relaxed) {
+                api_trouble(worst, after)
+            } else {
+                None
+            };
+            let now = Instant::now();
+            if let Some(n) = episode.observe(now, trouble)
+                && announce(&announcer, "cluster", &n).await
+            {
+                episode.posted(&n);
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                r = stop.changed() => if r.is_err() || *stop.borrow() { return; },
+            }
+        }
+    });
 }
 
 /// Runs the leader scope while this agent leads; stops it the moment leadership is lost.

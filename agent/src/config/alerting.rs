@@ -23,6 +23,11 @@ pub struct AlertingConfig {
     pub prefix: String,
     pub lease_duration: Duration,
     pub evaluation_interval: Duration,
+    /// `/readyz` fails once a watch has been out of touch this long.
+    pub watch_staleness: Duration,
+    /// How long the API server may be out of reach (or saves fail) before
+    /// `AlertingDegraded` is posted.
+    pub degraded_after: Duration,
     pub kubeconfig: Option<PathBuf>,
     pub context: Option<String>,
     pub node_selector: Option<String>,
@@ -162,6 +167,16 @@ impl AlertingConfig {
                 "must be at least 1s",
             ));
         }
+        let positive = |field: &str, d: Option<&vigil_contract::units::Dur>, default: u64| {
+            let d = d.map_or(Duration::from_secs(default), |d| d.0);
+            if d.is_zero() {
+                Err(invalid(path, format!("cluster.{field}"), "must be more than 0s"))
+            } else {
+                Ok(d)
+            }
+        };
+        let watch_staleness = positive("watch_staleness", c.watch_staleness.as_ref(), 120)?;
+        let degraded_after = positive("degraded_after", c.degraded_after.as_ref(), 60)?;
         Ok(AlertingConfig {
             name,
             namespace: c
@@ -176,6 +191,8 @@ impl AlertingConfig {
             prefix: c.object_prefix.unwrap_or_else(|| "vigil-agent".into()),
             lease_duration,
             evaluation_interval,
+            watch_staleness,
+            degraded_after,
             kubeconfig: c.kubeconfig,
             context: c.context,
             node_selector: c.node_selector,

@@ -2,7 +2,6 @@
 //! connection; that is all probes and Prometheus need, and it keeps the agent free of a
 //! web framework.
 use std::sync::Arc;
-use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -41,7 +40,7 @@ async fn handle(mut s: TcpStream, m: &Metrics) -> std::io::Result<()> {
     let path = path.split('?').next().unwrap_or(path);
     let (status, ctype, body) = match path {
         "/healthz" => ("200 OK", "text/plain", "ok\n".to_string()),
-        "/readyz" if m.ready.load(Relaxed) => ("200 OK", "text/plain", "ready\n".to_string()),
+        "/readyz" if m.is_ready() => ("200 OK", "text/plain", "ready\n".to_string()),
         "/readyz" => (
             "503 Service Unavailable",
             "text/plain",

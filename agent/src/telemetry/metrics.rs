@@ -65,6 +65,11 @@ pub struct Metrics {
     pub spool_points: AtomicU64,
     pub spool_batches: AtomicU64,
     pub ready: AtomicBool,
+    /// Set while a watch has been out of touch with the API server for longer than the
+    /// configured staleness: `/readyz` fails.
+    pub stale: AtomicBool,
+    /// Labelled gauges set by the components: name → (help, rendered labels → value).
+    gauges: Mutex<BTreeMap<&'static str, (&'static str, BTreeMap<String, f64>)>>,
     devices: Mutex<BTreeMap<(String, Source), DeviceStats>>,
     events: broadcast::Sender<Event>,
 }
@@ -83,9 +88,47 @@ impl Metrics {
             spool_points: AtomicU64::new(0),
             spool_batches: AtomicU64::new(0),
             ready: AtomicBool::new(false),
+            stale: AtomicBool::new(false),
+            gauges: Mutex::new(BTreeMap::new()),
             devices: Mutex::new(BTreeMap::new()),
             events: broadcast::channel(64).0,
         }
+    }
+
+    /// Whether `/readyz` answers 200: started, and no watch stale.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Relaxed) && !self.stale.load(Relaxed)
+    }
+
+    /// Sets one series of a labelled gauge (label values are escaped here).
+    pub fn set_gauge(
+        &self,
+        name: &'static str,
+        help: &'static str,
+        labels: &[(&str, &str)],
+        value: f64,
+    ) {
+        let rendered = render_labels(labels);
+        let mut g = self.gauges.lock().unwrap_or_else(|p| p.into_inner());
+        g.entry(name)
+            .or_insert_with(|| (help, BTreeMap::new()))
+            .1
+            .insert(rendered, value);
+    }
+
+    /// Replaces every series of a labelled gauge at once (series gone are dropped).
+    pub fn set_gauges(
+        &self,
+        name: &'static str,
+        help: &'static str,
+        series: &[(Vec<(&str, &str)>, f64)],
+    ) {
+        let rendered: BTreeMap<String, f64> = series
+            .iter()
+            .map(|(labels, v)| (render_labels(labels), *v))
+            .collect();
+        let mut g = self.gauges.lock().unwrap_or_else(|p| p.into_inner());
+        g.insert(name, (help, rendered));
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
@@ -173,6 +216,17 @@ impl Metrics {
             "Batches waiting in the spool.",
             self.spool_batches.load(Relaxed),
         );
+        for (name, (help, series)) in self
+            .gauges
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+            for (labels, v) in series {
+                let _ = writeln!(out, "{name}{{{labels}}} {v}");
+            }
+        }
         let d = self
             .devices
             .lock()
@@ -216,10 +270,7 @@ impl Metrics {
         for (name, ty, help, f) in series {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {ty}");
             for ((dev, src), s) in &d {
-                let dev = dev
-                    .replace('\\', "\\\\")
-                    .replace('"', "\\\"")
-                    .replace('\n', "\\n");
+                let dev = label_value(dev);
                 let _ = writeln!(
                     out,
                     "{name}{{device=\"{dev}\",source=\"{}\"}} {}",
@@ -322,4 +373,19 @@ impl Metrics {
         out.insert(0, p);
         out
     }
+}
+
+fn render_labels(labels: &[(&str, &str)]) -> String {
+    labels
+        .iter()
+        .map(|(k, v)| format!("{k}=\"{}\"", label_value(v)))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// A Prometheus label value: backslash, quote and newline escaped.
+fn label_value(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }

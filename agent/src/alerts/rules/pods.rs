@@ -10,8 +10,6 @@ use super::Context;
 use crate::alerts::rules::{self, Rules};
 use crate::alerts::signal::{Scope, Signal, fingerprint};
 
-/// Characters of a termination message kept (Slack shows at most ~3,000).
-const MESSAGE_KEEP: usize = 4000;
 
 const PULL_REASONS: &[&str] = &[
     "ImagePullBackOff",
@@ -265,7 +263,7 @@ fn termination_message(c: &ContainerStatus) -> Option<String> {
     last_terminated(c)
         .and_then(|t| t.message.as_deref())
         .filter(|m| !m.is_empty())
-        .map(|m| m.chars().take(MESSAGE_KEEP).collect::<String>())
+        .map(|m| vigil_contract::alert_state::excerpt(m.to_string()))
 }
 
 fn condition<'a>(

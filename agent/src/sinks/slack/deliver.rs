@@ -70,6 +70,8 @@ pub struct Deliverer<O> {
     waiting: HashMap<u64, Instant>,
     /// Destinations whose credential was read again and changed (a rotated Secret).
     reloaded: HashMap<String, Transport>,
+    /// Where `vigil_slack_blocked{destination}` is kept, if anywhere.
+    metrics: Option<Arc<crate::telemetry::Metrics>>,
     /// A delivery was posted but its record could not be saved: nothing more is sent
     /// until the save succeeds (a restart would otherwise post it, and what follows, again).
     unsaved: bool,
@@ -100,8 +102,30 @@ impl<O: Outbox> Deliverer<O> {
             channels: HashMap::new(),
             waiting: HashMap::new(),
             reloaded: HashMap::new(),
+            metrics: None,
             unsaved: false,
         })
+    }
+
+    /// Counts blocked destinations into `metrics` (`vigil_slack_blocked{destination}`).
+    pub fn with_metrics(mut self, metrics: Arc<crate::telemetry::Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    fn set_blocked(
+        metrics: &Option<Arc<crate::telemetry::Metrics>>,
+        key: &str,
+        blocked: bool,
+    ) {
+        if let Some(m) = metrics {
+            m.set_gauge(
+                "vigil_slack_blocked",
+                "1 while a Slack destination refuses every message (credential, channel or webhook); its notifications are kept.",
+                &[("destination", key)],
+                if blocked { 1.0 } else { 0.0 },
+            );
+        }
     }
 
     fn thread_of(&self, key: &str) -> Option<Delivered> {
@@ -204,6 +228,7 @@ impl<O: Outbox> Deliverer<O> {
                 ch.backoff = Duration::ZERO;
                 if let Some(why) = ch.blocked.take() {
                     tracing::info!(channel = %key, was = %why, "slack destination accepts messages again");
+                    Self::set_blocked(&self.metrics, &key, false);
                 }
                 self.waiting.remove(&n.seq);
                 let at_ms = unix_ms(std::time::SystemTime::now());
@@ -227,6 +252,9 @@ impl<O: Outbox> Deliverer<O> {
                 ch.blocked = Some(why.clone());
                 ch.backoff = (ch.backoff * 2).clamp(BLOCKED_RETRY.0, BLOCKED_RETRY.1);
                 ch.next = Some(now + ch.backoff);
+                if newly {
+                    Self::set_blocked(&self.metrics, &key, true);
+                }
                 if let Some(fresh) = t.reloaded() {
                     tracing::info!(channel = %key, "the destination's credential changed: retrying with it");
                     ch.next = Some(now + self.routes.min_interval);
@@ -389,6 +417,6 @@ impl<O: Outbox> Deliverer<O> {
 }
 
 /// Text for a plain message: cleaned to one line and escaped as any value.
-fn escape_plain(s: &str) -> String {
+pub(super) fn escape_plain(s: &str) -> String {
     escape::mrkdwn(&escape::clean(s, Lines::One))
 }

@@ -1,8 +1,12 @@
 //! Leader election with a `coordination.k8s.io/v1` Lease in the agent's namespace: the
-//! holder renews it every third of its duration; anyone may take it over once it has not
-//! been renewed for the full duration. Writes use the lease's resourceVersion, so two
-//! candidates can never both win. A leader that cannot renew within two thirds of the
-//! duration steps down before anyone else may take over.
+//! holder renews it every third of its duration; anyone may take it over once *this*
+//! candidate has seen it unchanged for the full duration (measured on its own monotonic
+//! clock: another node's wall clock is never compared with ours). Writes use the lease's
+//! resourceVersion, so two candidates can never both win. Every call has a timeout, and a
+//! leader that has not renewed within two thirds of the duration (monotonic, from its last
+//! successful renewal) steps down before anyone else may take over.
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
@@ -11,18 +15,49 @@ use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, ObjectMeta, PostParams};
 use tokio::sync::watch;
 
+use super::ApiContact;
+
 pub struct Election {
     pub api: Api<Lease>,
     pub name: String,
     pub identity: String,
     pub duration: Duration,
+    /// Told of every answered and failed lease call.
+    pub contact: ApiContact,
+    /// True from the moment this candidate leads until it sees another holder: a leader
+    /// that stepped down because the API server was out of reach is still the last one
+    /// known, and the one to say so.
+    pub last_leader: Arc<AtomicBool>,
 }
 
-fn expired(spec: &LeaseSpec, now: Timestamp) -> bool {
-    let (Some(renew), Some(secs)) = (&spec.renew_time, spec.lease_duration_seconds) else {
-        return true;
-    };
-    now.as_millisecond() - renew.0.as_millisecond() > i64::from(secs) * 1000
+/// Another holder's lease as this candidate last saw it, and since when (monotonic).
+#[derive(Debug, Default)]
+pub struct Observed {
+    record: Option<(String, Option<MicroTime>, Option<i32>)>,
+    since: Option<Instant>,
+}
+
+impl Observed {
+    /// Whether the lease has stayed exactly as it is for longer than its duration, by this
+    /// candidate's own clock. A lease with no holder or no renewal is free at once.
+    fn expired(&mut self, spec: &LeaseSpec, now: Instant) -> bool {
+        let (Some(holder), Some(_), Some(secs)) = (
+            spec.holder_identity.clone().filter(|h| !h.is_empty()),
+            &spec.renew_time,
+            spec.lease_duration_seconds,
+        ) else {
+            return true;
+        };
+        let record = (holder, spec.renew_time.clone(), Some(secs));
+        if self.record.as_ref() != Some(&record) {
+            self.record = Some(record);
+            self.since = Some(now);
+            return false;
+        }
+        let held = Duration::from_secs(u64::try_from(secs.max(1)).unwrap_or(1));
+        self.since
+            .is_some_and(|t| now.saturating_duration_since(t) > held)
+    }
 }
 
 impl Election {
@@ -31,7 +66,7 @@ impl Election {
     }
 
     /// One attempt to acquire or renew. `Ok(true)` while this candidate holds the lease.
-    pub async fn try_acquire(&self) -> Result<bool, kube::Error> {
+    pub async fn try_acquire(&self, observed: &mut Observed) -> Result<bool, kube::Error> {
         let now = Timestamp::now();
         let Some(mut lease) = self.api.get_opt(&self.name).await? else {
             let lease = Lease {
@@ -57,7 +92,7 @@ impl Election {
         let mut spec = lease.spec.clone().unwrap_or_default();
         let holder = spec.holder_identity.clone().unwrap_or_default();
         let mine = holder == self.identity;
-        if !mine && !holder.is_empty() && !expired(&spec, now) {
+        if !mine && !observed.expired(&spec, Instant::now()) {
             return Ok(false);
         }
         if !mine {
@@ -102,11 +137,26 @@ impl Election {
         let renew = self.duration / 3;
         let watch = (self.duration / 10).max(Duration::from_millis(200));
         let deadline = self.duration * 2 / 3;
+        // a hung call must not keep a leader in charge past its deadline
+        let call_timeout = renew.max(Duration::from_millis(500));
         let mut last_renew: Option<Instant> = None;
+        let mut observed = Observed::default();
         loop {
-            match self.try_acquire().await {
+            let attempt = tokio::time::timeout(call_timeout, self.try_acquire(&mut observed))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(kube::Error::Service(
+                        format!("no answer within {call_timeout:?}").into(),
+                    ))
+                });
+            match &attempt {
+                Ok(_) => self.contact.answered("election", "Lease"),
+                Err(_) => self.contact.failed("election", "Lease"),
+            }
+            match attempt {
                 Ok(true) => {
                     last_renew = Some(Instant::now());
+                    self.last_leader.store(true, Ordering::Relaxed);
                     if !*leading.borrow() {
                         tracing::info!(identity = %self.identity, lease = %self.name, "became the leader");
                         let _ = leading.send(true);
@@ -114,6 +164,7 @@ impl Election {
                 }
                 Ok(false) => {
                     last_renew = None;
+                    self.last_leader.store(false, Ordering::Relaxed);
                     if *leading.borrow() {
                         tracing::warn!(identity = %self.identity, "lost the leader lease");
                         let _ = leading.send(false);

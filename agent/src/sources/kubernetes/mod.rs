@@ -2,8 +2,11 @@
 //! [`Snapshot`] of them is what the cluster rules (`alerts::rules`) evaluate. Objects are
 //! slimmed to what the rules read. A node agent watches only its node's pods; the leader
 //! watches nodes, workloads, PVCs and unscheduled pods ([`leader`] elects it).
+mod health;
 pub mod leader;
 mod slim;
+
+pub use health::ApiContact;
 
 use std::collections::HashMap;
 use std::fmt::Debug;
@@ -42,10 +45,18 @@ pub struct Watch {
     pub node_selector: Option<String>,
 }
 
+/// Where a watcher reports whether the API server answers it.
+#[derive(Clone)]
+struct Reporter {
+    contact: ApiContact,
+    scope: String,
+}
+
 fn reflect<K>(
     api: Api<K>,
     cfg: watcher::Config,
     trigger: Arc<Notify>,
+    report: &Reporter,
     tasks: &mut JoinSet<()>,
 ) -> Store<K>
 where
@@ -62,6 +73,8 @@ where
 {
     let (reader, writer) = reflector::store();
     let kind = K::kind(&K::DynamicType::default()).to_string();
+    let report = report.clone();
+    report.contact.register(&report.scope, &kind);
     tasks.spawn(async move {
         let stream = watcher(api, cfg)
             .default_backoff()
@@ -79,6 +92,10 @@ where
             )
         };
         while let Some(event) = stream.next().await {
+            match &event {
+                Ok(_) => report.contact.answered(&report.scope, &kind),
+                Err(_) => report.contact.failed(&report.scope, &kind),
+            }
             match event {
                 Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => {
                     let digest = digest(&o);
@@ -127,12 +144,25 @@ pub struct KubeSource {
     daemonsets: Option<Store<DaemonSet>>,
     pvcs: Option<Store<PersistentVolumeClaim>>,
     tasks: JoinSet<()>,
+    report: Reporter,
 }
 
 impl KubeSource {
-    /// Starts the watchers; `trigger` is notified on every change.
-    pub fn start(client: kube::Client, watch: &Watch, trigger: Arc<Notify>) -> KubeSource {
+    /// Starts the watchers of `scope`; `trigger` is notified on every change, `contact`
+    /// told of every answer and failure.
+    pub fn start(
+        client: kube::Client,
+        watch: &Watch,
+        trigger: Arc<Notify>,
+        contact: ApiContact,
+        scope: &str,
+    ) -> KubeSource {
         let mut tasks = JoinSet::new();
+        let report = Reporter {
+            contact,
+            scope: scope.to_string(),
+        };
+        let r = &report;
         let pods = watch.pods.as_ref().map(|scope| {
             let cfg = match scope {
                 PodScope::Node(n) => {
@@ -145,6 +175,7 @@ impl KubeSource {
                 Api::<Pod>::all(client.clone()),
                 cfg,
                 trigger.clone(),
+                r,
                 &mut tasks,
             )
         });
@@ -157,16 +188,17 @@ impl KubeSource {
                     Some(sel) => cfg().labels(sel),
                     None => cfg(),
                 };
-                reflect(Api::all(client.clone()), ncfg, trigger.clone(), &mut tasks)
+                reflect(Api::all(client.clone()), ncfg, trigger.clone(), r, &mut tasks)
             }),
             deployments: c
-                .then(|| reflect(Api::all(client.clone()), cfg(), trigger.clone(), &mut tasks)),
+                .then(|| reflect(Api::all(client.clone()), cfg(), trigger.clone(), r, &mut tasks)),
             statefulsets: c
-                .then(|| reflect(Api::all(client.clone()), cfg(), trigger.clone(), &mut tasks)),
+                .then(|| reflect(Api::all(client.clone()), cfg(), trigger.clone(), r, &mut tasks)),
             daemonsets: c
-                .then(|| reflect(Api::all(client.clone()), cfg(), trigger.clone(), &mut tasks)),
-            pvcs: c.then(|| reflect(Api::all(client.clone()), cfg(), trigger.clone(), &mut tasks)),
+                .then(|| reflect(Api::all(client.clone()), cfg(), trigger.clone(), r, &mut tasks)),
+            pvcs: c.then(|| reflect(Api::all(client.clone()), cfg(), trigger.clone(), r, &mut tasks)),
             tasks,
+            report,
         }
     }
 
@@ -210,5 +242,6 @@ impl KubeSource {
 impl Drop for KubeSource {
     fn drop(&mut self) {
         self.tasks.abort_all();
+        self.report.contact.forget_scope(&self.report.scope);
     }
 }

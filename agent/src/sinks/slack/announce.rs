@@ -1,0 +1,42 @@
+//! Messages about alerting itself (`AlertingDegraded`, a blocked destination), posted
+//! straight to the default destination as plain text: they must get out when the state,
+//! the outbox or another destination is what is broken, so they never go through them.
+use super::deliver::{DeliverError, escape_plain};
+use super::routes::Routes;
+use super::transport::{SendError, Transport};
+
+#[derive(Clone)]
+pub struct Announcer {
+    http: reqwest::Client,
+    transport: Transport,
+    /// Shown in every message (the cluster's or the collector's name).
+    name: String,
+}
+
+impl Announcer {
+    pub fn new(routes: &Routes, name: &str) -> Result<Announcer, DeliverError> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .timeout(routes.timeout)
+            .build()
+            .map_err(DeliverError::Http)?;
+        Ok(Announcer {
+            http,
+            transport: routes.default.transport.clone(),
+            name: name.to_string(),
+        })
+    }
+
+    /// The default destination's channel key (never a secret).
+    pub fn destination(&self) -> String {
+        self.transport.channel_key()
+    }
+
+    /// Posts `headline: text` (both escaped as any value), naming the cluster.
+    pub async fn post(&self, headline: &str, text: &str) -> Result<(), SendError> {
+        let transport = self.transport.reloaded().unwrap_or_else(|| self.transport.clone());
+        let line = format!("{headline} ({}): {text}", self.name);
+        let payload = serde_json::json!({ "text": escape_plain(&line) });
+        transport.post(&self.http, &payload, None).await.map(|_| ())
+    }
+}
