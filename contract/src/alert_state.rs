@@ -372,7 +372,11 @@ mod tests {
         assert_eq!(doc.outbox.len(), OUTBOX_SOFT_CAP);
         assert!(doc.outbox.iter().all(|n| n.kind == Kind::Firing));
         doc.push(note(Kind::Firing, "more"));
-        assert_eq!(doc.outbox.len(), OUTBOX_SOFT_CAP + 1, "a firing message was dropped");
+        assert_eq!(
+            doc.outbox.len(),
+            OUTBOX_SOFT_CAP + 1,
+            "a firing message was dropped"
+        );
     }
 
     #[test]

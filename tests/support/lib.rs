@@ -4,6 +4,7 @@
 
 mod fake_kubelet;
 mod flows;
+mod forward;
 mod influx;
 pub mod netpol;
 mod sandbox;
@@ -16,6 +17,7 @@ pub use fake_kubelet::{
     FAULT_ANNOTATION, FakeKubelet, Fault, POOL_KEY, Pressure, list_pods, pool_placement,
 };
 pub use flows::{FlowError, FlowRecorder, ObservedFlow};
+pub use forward::Forwarder;
 pub use influx::{InfluxError, create_database, influxql, rows};
 pub use sandbox::{Images, Sandbox, SandboxError, client_from_kubeconfig, in_ci, sandbox};
 pub use scratch::{ChildProcess, TempDir, free_port, unique};

@@ -122,7 +122,10 @@ mod tests {
         // not posted (Slack failed): offered again
         assert_eq!(e.observe(t0, Some("down".into())), Some(n.clone()));
         e.posted(&n);
-        assert_eq!(e.observe(t0 + Duration::from_secs(5), Some("still".into())), None);
+        assert_eq!(
+            e.observe(t0 + Duration::from_secs(5), Some("still".into())),
+            None
+        );
         let r = e.observe(t0 + Duration::from_secs(9), None).unwrap();
         assert_eq!(
             r,

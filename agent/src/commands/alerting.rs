@@ -77,7 +77,10 @@ pub async fn announce(announcer: &Announcer, scope: &str, notice: &Notice) -> bo
     let (headline, text) = match notice {
         Notice::Degraded { what } => {
             tracing::error!(scope, alert = ALERTING_DEGRADED, what = %what, "alerting is degraded");
-            (format!("{ALERTING_DEGRADED} critical"), format!("{scope}: {what}"))
+            (
+                format!("{ALERTING_DEGRADED} critical"),
+                format!("{scope}: {what}"),
+            )
         }
         Notice::Recovered { what, after } => {
             tracing::info!(scope, alert = ALERTING_DEGRADED, was = %what, after_s = after.as_secs(), "alerting recovered");

@@ -177,8 +177,8 @@ pub async fn cluster(
     }
     let cfg = Arc::new(cfg);
     let contact = ApiContact::default();
-    let announcer = Announcer::new(&cfg.routes, &cfg.name)
-        .map_err(|e| CommandError::Alerting(e.into()))?;
+    let announcer =
+        Announcer::new(&cfg.routes, &cfg.name).map_err(|e| CommandError::Alerting(e.into()))?;
     let parts = Arc::new(Parts {
         client: client.clone(),
         cfg: cfg.clone(),
@@ -320,7 +320,12 @@ fn tasks_api(
             let ages = contact.ages();
             let series: Vec<(Vec<(&str, &str)>, f64)> = ages
                 .iter()
-                .map(|(s, k, a)| (vec![("scope", s.as_str()), ("kind", k.as_str())], a.as_secs_f64()))
+                .map(|(s, k, a)| {
+                    (
+                        vec![("scope", s.as_str()), ("kind", k.as_str())],
+                        a.as_secs_f64(),
+                    )
+                })
                 .collect();
             metrics.set_gauges(
                 "vigil_watch_age_seconds",
@@ -330,10 +335,14 @@ fn tasks_api(
             let worst = contact.worst();
             let stale = worst > staleness;
             if metrics.stale.swap(stale, Ordering::Relaxed) != stale {
-                tracing::warn!(stale, worst_s = worst.as_secs(), "API server contact changed /readyz");
+                tracing::warn!(
+                    stale,
+                    worst_s = worst.as_secs(),
+                    "API server contact changed /readyz"
+                );
             }
             let trouble = if last_leader.load(Ordering::Relaxed) {
-                api_trouble(worst, after)
+                api_trouble(contact.unreachable_for(), after)
             } else {
                 None
             };

@@ -170,7 +170,11 @@ impl AlertingConfig {
         let positive = |field: &str, d: Option<&vigil_contract::units::Dur>, default: u64| {
             let d = d.map_or(Duration::from_secs(default), |d| d.0);
             if d.is_zero() {
-                Err(invalid(path, format!("cluster.{field}"), "must be more than 0s"))
+                Err(invalid(
+                    path,
+                    format!("cluster.{field}"),
+                    "must be more than 0s",
+                ))
             } else {
                 Ok(d)
             }

@@ -52,6 +52,9 @@ pub enum Event {
     },
 }
 
+/// A labelled gauge: its help text and its series (rendered labels → value).
+type Gauge = (&'static str, BTreeMap<String, f64>);
+
 #[derive(Debug)]
 pub struct Metrics {
     pub agent: String,
@@ -69,7 +72,7 @@ pub struct Metrics {
     /// configured staleness: `/readyz` fails.
     pub stale: AtomicBool,
     /// Labelled gauges set by the components: name → (help, rendered labels → value).
-    gauges: Mutex<BTreeMap<&'static str, (&'static str, BTreeMap<String, f64>)>>,
+    gauges: Mutex<BTreeMap<&'static str, Gauge>>,
     devices: Mutex<BTreeMap<(String, Source), DeviceStats>>,
     events: broadcast::Sender<Event>,
 }
@@ -216,12 +219,7 @@ impl Metrics {
             "Batches waiting in the spool.",
             self.spool_batches.load(Relaxed),
         );
-        for (name, (help, series)) in self
-            .gauges
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-        {
+        for (name, (help, series)) in self.gauges.lock().unwrap_or_else(|p| p.into_inner()).iter() {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
             for (labels, v) in series {
                 let _ = writeln!(out, "{name}{{{labels}}} {v}");

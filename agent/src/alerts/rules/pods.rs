@@ -10,7 +10,6 @@ use super::Context;
 use crate::alerts::rules::{self, Rules};
 use crate::alerts::signal::{Scope, Signal, fingerprint};
 
-
 const PULL_REASONS: &[&str] = &[
     "ImagePullBackOff",
     "ErrImagePull",

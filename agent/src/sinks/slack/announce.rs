@@ -34,7 +34,10 @@ impl Announcer {
 
     /// Posts `headline: text` (both escaped as any value), naming the cluster.
     pub async fn post(&self, headline: &str, text: &str) -> Result<(), SendError> {
-        let transport = self.transport.reloaded().unwrap_or_else(|| self.transport.clone());
+        let transport = self
+            .transport
+            .reloaded()
+            .unwrap_or_else(|| self.transport.clone());
         let line = format!("{headline} ({}): {text}", self.name);
         let payload = serde_json::json!({ "text": escape_plain(&line) });
         transport.post(&self.http, &payload, None).await.map(|_| ())

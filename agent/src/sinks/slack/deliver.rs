@@ -113,11 +113,7 @@ impl<O: Outbox> Deliverer<O> {
         self
     }
 
-    fn set_blocked(
-        metrics: &Option<Arc<crate::telemetry::Metrics>>,
-        key: &str,
-        blocked: bool,
-    ) {
+    fn set_blocked(metrics: &Option<Arc<crate::telemetry::Metrics>>, key: &str, blocked: bool) {
         if let Some(m) = metrics {
             m.set_gauge(
                 "vigil_slack_blocked",

@@ -150,8 +150,8 @@ impl Election {
                     ))
                 });
             match &attempt {
-                Ok(_) => self.contact.answered("election", "Lease"),
-                Err(_) => self.contact.failed("election", "Lease"),
+                Ok(_) => self.contact.answered(super::health::ELECTION, "Lease"),
+                Err(_) => self.contact.failed(super::health::ELECTION, "Lease"),
             }
             match attempt {
                 Ok(true) => {

@@ -8,10 +8,11 @@ mod slim;
 
 pub use health::ApiContact;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Debug;
 use std::hash::Hash;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
@@ -45,6 +46,9 @@ pub struct Watch {
     pub node_selector: Option<String>,
 }
 
+/// How long a failed watch waits before it starts again, at first and at most.
+const WATCH_RETRY: (Duration, Duration) = (Duration::from_millis(500), Duration::from_secs(10));
+
 /// Where a watcher reports whether the API server answers it.
 #[derive(Clone)]
 struct Reporter {
@@ -76,14 +80,11 @@ where
     let report = report.clone();
     report.contact.register(&report.scope, &kind);
     tasks.spawn(async move {
-        let stream = watcher(api, cfg)
-            .default_backoff()
-            .modify(K::slim)
-            .reflect(writer);
-        futures::pin_mut!(stream);
+        let mut writer = writer;
         // what each object looked like at the last evaluation trigger: updates that change
         // nothing the rules read (heartbeats, resync) trigger nothing
         let mut seen: HashMap<String, u64> = HashMap::new();
+        let mut listed: Option<HashSet<String>> = None;
         let key = |o: &K| {
             format!(
                 "{}/{}",
@@ -91,27 +92,55 @@ where
                 o.meta().name.as_deref().unwrap_or("")
             )
         };
-        while let Some(event) = stream.next().await {
-            match &event {
-                Ok(_) => report.contact.answered(&report.scope, &kind),
-                Err(_) => report.contact.failed(&report.scope, &kind),
-            }
-            match event {
-                Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => {
-                    let digest = digest(&o);
-                    if seen.insert(key(&o), digest) != Some(digest) {
+        let mut backoff = WATCH_RETRY.0;
+        loop {
+            // a failed watch is started afresh (list, then watch) rather than resumed:
+            // kube's resumed watch says nothing when it reconnects, and the list's answer
+            // is how this watch is known to be back in touch with the API server
+            let stream = watcher(api.clone(), cfg.clone()).modify(K::slim);
+            futures::pin_mut!(stream);
+            while let Some(event) = stream.next().await {
+                let event = match event {
+                    Ok(e) => e,
+                    Err(e) => {
+                        report.contact.failed(&report.scope, &kind);
+                        tracing::warn!(kind = %kind, error = %e, retry_in_ms = backoff.as_millis() as u64, "watch failed; retrying with backoff");
+                        break;
+                    }
+                };
+                report.contact.answered(&report.scope, &kind);
+                backoff = WATCH_RETRY.0;
+                writer.apply_watcher_event(&event);
+                match event {
+                    watcher::Event::Apply(o) | watcher::Event::InitApply(o) => {
+                        let k = key(&o);
+                        if let Some(l) = listed.as_mut() {
+                            l.insert(k.clone());
+                        }
+                        let digest = digest(&o);
+                        if seen.insert(k, digest) != Some(digest) {
+                            trigger.notify_one();
+                        }
+                    }
+                    watcher::Event::Delete(o) => {
+                        seen.remove(&key(&o));
+                        trigger.notify_one();
+                    }
+                    watcher::Event::Init => {
+                        listed = Some(HashSet::new());
+                        trigger.notify_one();
+                    }
+                    watcher::Event::InitDone => {
+                        // objects deleted while the watch was down are gone from the list
+                        if let Some(l) = listed.take() {
+                            seen.retain(|k, _| l.contains(k));
+                        }
                         trigger.notify_one();
                     }
                 }
-                Ok(watcher::Event::Delete(o)) => {
-                    seen.remove(&key(&o));
-                    trigger.notify_one();
-                }
-                Ok(_) => trigger.notify_one(),
-                Err(e) => {
-                    tracing::warn!(kind = %kind, error = %e, "watch failed; retrying with backoff")
-                }
             }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(WATCH_RETRY.1);
         }
     });
     reader
@@ -188,15 +217,50 @@ impl KubeSource {
                     Some(sel) => cfg().labels(sel),
                     None => cfg(),
                 };
-                reflect(Api::all(client.clone()), ncfg, trigger.clone(), r, &mut tasks)
+                reflect(
+                    Api::all(client.clone()),
+                    ncfg,
+                    trigger.clone(),
+                    r,
+                    &mut tasks,
+                )
             }),
-            deployments: c
-                .then(|| reflect(Api::all(client.clone()), cfg(), trigger.clone(), r, &mut tasks)),
-            statefulsets: c
-                .then(|| reflect(Api::all(client.clone()), cfg(), trigger.clone(), r, &mut tasks)),
-            daemonsets: c
-                .then(|| reflect(Api::all(client.clone()), cfg(), trigger.clone(), r, &mut tasks)),
-            pvcs: c.then(|| reflect(Api::all(client.clone()), cfg(), trigger.clone(), r, &mut tasks)),
+            deployments: c.then(|| {
+                reflect(
+                    Api::all(client.clone()),
+                    cfg(),
+                    trigger.clone(),
+                    r,
+                    &mut tasks,
+                )
+            }),
+            statefulsets: c.then(|| {
+                reflect(
+                    Api::all(client.clone()),
+                    cfg(),
+                    trigger.clone(),
+                    r,
+                    &mut tasks,
+                )
+            }),
+            daemonsets: c.then(|| {
+                reflect(
+                    Api::all(client.clone()),
+                    cfg(),
+                    trigger.clone(),
+                    r,
+                    &mut tasks,
+                )
+            }),
+            pvcs: c.then(|| {
+                reflect(
+                    Api::all(client.clone()),
+                    cfg(),
+                    trigger.clone(),
+                    r,
+                    &mut tasks,
+                )
+            }),
             tasks,
             report,
         }

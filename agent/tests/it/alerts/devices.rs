@@ -43,7 +43,7 @@ slack: {{default: {{webhook: {hook}}}, min_interval: 100ms}}",
         Path::new("alerts.yaml"),
     )
     .unwrap();
-    let metrics = Metrics::new("collector-it");
+    let metrics = std::sync::Arc::new(Metrics::new("collector-it"));
     let (_stop, stop_rx) = watch::channel(false);
     let alerting = start_devices(
         &alerts,

@@ -1,7 +1,7 @@
 //! The alerting tests: the cluster agent and the collector's device alerting against the
 //! sandbox's API server, fake kubelets, Slack recorder, snmpsim and InfluxDB.
 mod cli;
-mod common;
+pub(crate) mod common;
 mod content;
 mod daemonset;
 mod delivery;
