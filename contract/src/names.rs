@@ -18,6 +18,8 @@ pub const CONFIG_CHECKSUM_ANNOTATION: &str = "vigil.dev/config-checksum";
 pub const AGENT_APP: &str = "vigil-agent";
 /// `app.kubernetes.io/component` of the cluster agent's alert-state ConfigMaps.
 pub const ALERT_STATE_COMPONENT: &str = "alert-state";
+/// On a state ConfigMap: the identity of the agent that wrote it last.
+pub const STATE_WRITER_ANNOTATION: &str = "vigil.dev/written-by";
 /// The key of the alert state document in each state ConfigMap.
 pub const STATE_KEY: &str = "state.json";
 

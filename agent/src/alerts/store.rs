@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use k8s_openapi::api::core::v1::ConfigMap;
-use kube::api::{Api, ObjectMeta, Patch, PatchParams};
+use kube::api::{Api, ObjectMeta, Patch, PatchParams, PostParams};
 
 use vigil_contract::names;
 
@@ -28,6 +28,10 @@ pub enum StoreError {
         at: String,
         source: serde_json::Error,
     },
+    #[error(
+        "state configmap {namespace}/{name}: not the leader any more; the state is the new leader's to write"
+    )]
+    NotLeading { namespace: String, name: String },
     #[error("state configmap {namespace}/{name}: {source}")]
     Kube {
         namespace: String,
@@ -71,6 +75,39 @@ async fn sync_dir(path: &std::path::Path) {
     }
 }
 
+/// The fence of the leader's state: it is written only while this agent holds the lease,
+/// and each write is conditional on the resourceVersion this agent last read or wrote, so
+/// a deposed leader's late write never lands on the new leader's state unseen.
+#[derive(Clone)]
+pub struct Fence {
+    /// True while this agent holds the lease (the election's channel).
+    pub leading: tokio::sync::watch::Receiver<bool>,
+    /// Recorded on every write (`vigil.dev/written-by`).
+    pub identity: String,
+    version: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+}
+
+impl Fence {
+    pub fn new(leading: tokio::sync::watch::Receiver<bool>, identity: &str) -> Fence {
+        Fence {
+            leading,
+            identity: identity.to_string(),
+            version: Default::default(),
+        }
+    }
+
+    fn version(&self) -> Option<String> {
+        self.version
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn set_version(&self, v: Option<String>) {
+        *self.version.lock().unwrap_or_else(|p| p.into_inner()) = v;
+    }
+}
+
 #[derive(Clone)]
 pub enum Store {
     File(PathBuf),
@@ -78,6 +115,8 @@ pub enum Store {
         api: Box<Api<ConfigMap>>,
         namespace: String,
         name: String,
+        /// Set for the leader's state; node agents own theirs alone.
+        fence: Option<Fence>,
     },
 }
 
@@ -87,6 +126,25 @@ impl Store {
             api: Box::new(Api::namespaced(client, namespace)),
             namespace: namespace.to_string(),
             name: name.to_string(),
+            fence: None,
+        }
+    }
+
+    /// The same store, written only under `fence`.
+    pub fn fenced(self, fence: Fence) -> Store {
+        match self {
+            Store::ConfigMap {
+                api,
+                namespace,
+                name,
+                ..
+            } => Store::ConfigMap {
+                api,
+                namespace,
+                name,
+                fence: Some(fence),
+            },
+            other => other,
         }
     }
 
@@ -144,6 +202,7 @@ impl Store {
                 api,
                 namespace,
                 name,
+                ..
             } => {
                 let kube = |source| StoreError::Kube {
                     namespace: namespace.clone(),
@@ -192,15 +251,21 @@ impl Store {
                 api,
                 namespace,
                 name,
-            } => api
-                .get_opt(name)
-                .await
-                .map_err(|source| StoreError::Kube {
+                fence,
+            } => {
+                let cm = api.get_opt(name).await.map_err(|source| StoreError::Kube {
                     namespace: namespace.clone(),
                     name: name.clone(),
                     source,
-                })?
-                .and_then(|cm| cm.data.and_then(|mut d| d.remove(KEY))),
+                })?;
+                if let Some(f) = fence {
+                    f.set_version(
+                        cm.as_ref()
+                            .and_then(|c| c.metadata.resource_version.clone()),
+                    );
+                }
+                cm.and_then(|cm| cm.data.and_then(|mut d| d.remove(KEY)))
+            }
         };
         match text {
             None => Ok(StateDoc::default()),
@@ -241,9 +306,15 @@ impl Store {
                 api,
                 namespace,
                 name,
+                fence,
             } => {
                 let bytes = text.len();
-                let cm = ConfigMap {
+                let kube = |source| StoreError::Kube {
+                    namespace: namespace.clone(),
+                    name: name.clone(),
+                    source,
+                };
+                let mut cm = ConfigMap {
                     metadata: ObjectMeta {
                         name: Some(name.clone()),
                         namespace: Some(namespace.clone()),
@@ -255,23 +326,62 @@ impl Store {
                             ),
                             (names::MANAGED_BY_LABEL.into(), names::MANAGER.into()),
                         ])),
+                        annotations: fence.as_ref().map(|f| {
+                            BTreeMap::from([(
+                                names::STATE_WRITER_ANNOTATION.into(),
+                                f.identity.clone(),
+                            )])
+                        }),
                         ..Default::default()
                     },
                     data: Some(BTreeMap::from([(KEY.to_string(), text)])),
                     ..Default::default()
                 };
-                api.patch(
-                    name,
-                    &PatchParams::apply(MANAGER).force(),
-                    &Patch::Apply(&cm),
-                )
-                .await
-                .map(|_| bytes)
-                .map_err(|source| StoreError::Kube {
-                    namespace: namespace.clone(),
-                    name: name.clone(),
-                    source,
-                })
+                let Some(fence) = fence else {
+                    return api
+                        .patch(
+                            name,
+                            &PatchParams::apply(MANAGER).force(),
+                            &Patch::Apply(&cm),
+                        )
+                        .await
+                        .map(|_| bytes)
+                        .map_err(kube);
+                };
+                let mut refreshed = false;
+                loop {
+                    if !*fence.leading.borrow() {
+                        return Err(StoreError::NotLeading {
+                            namespace: namespace.clone(),
+                            name: name.clone(),
+                        });
+                    }
+                    let written = match fence.version() {
+                        Some(v) => {
+                            cm.metadata.resource_version = Some(v);
+                            api.replace(name, &PostParams::default(), &cm).await
+                        }
+                        None => {
+                            cm.metadata.resource_version = None;
+                            api.create(&PostParams::default(), &cm).await
+                        }
+                    };
+                    match written {
+                        Ok(o) => {
+                            fence.set_version(o.metadata.resource_version);
+                            return Ok(bytes);
+                        }
+                        Err(kube::Error::Api(e)) if e.code == 409 && !refreshed => {
+                            // written since this leader read it: a deposed leader's late
+                            // write. The lease holder's document wins; once.
+                            tracing::warn!(configmap = %name, "the leader's state was written by another agent since it was read: overwriting it as the lease holder");
+                            refreshed = true;
+                            let current = api.get_opt(name).await.map_err(kube)?;
+                            fence.set_version(current.and_then(|c| c.metadata.resource_version));
+                        }
+                        Err(source) => return Err(kube(source)),
+                    }
+                }
             }
         }
     }

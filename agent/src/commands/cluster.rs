@@ -21,7 +21,7 @@ use crate::alerts::live::LiveState;
 use crate::alerts::rules::Context;
 use crate::alerts::rules::kubernetes::{KubeRules, Objects};
 use crate::alerts::runner::{self, Evaluation};
-use crate::alerts::store::{Store, follow_remote};
+use crate::alerts::store::{Fence, Store, follow_remote};
 use crate::config::alerting::AlertingConfig;
 use crate::sinks::influxdb::{Output, Running};
 use crate::sinks::slack::{Announcer, Renderer};
@@ -274,10 +274,12 @@ pub async fn cluster(
                 });
             }
             let (lead_tx, lead_rx) = watch::channel(false);
+            // only the lease holder writes the leader's state, conditionally
+            let leader_store = leader_store.fenced(Fence::new(lead_rx.clone(), &identity));
             let election = Election {
                 api: Api::<Lease>::namespaced(client.clone(), &cfg.namespace),
                 name: format!("{}-leader", cfg.prefix),
-                identity,
+                identity: identity.clone(),
                 duration: cfg.lease_duration,
                 contact: contact.clone(),
                 last_leader: last_leader.clone(),

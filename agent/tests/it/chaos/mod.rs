@@ -5,5 +5,6 @@ mod api_outage;
 mod bad_state;
 mod corrupt_spool;
 mod crash;
+mod leader_partition;
 mod shutdown;
 mod slack;

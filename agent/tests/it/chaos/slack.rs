@@ -10,6 +10,7 @@ use vigil_agent::alerts::state::{Notification, StateDoc};
 use vigil_agent::alerts::store::Store;
 use vigil_agent::config::alerting::AlertingConfig;
 use vigil_agent::sinks::slack::{Deliverer, Renderer};
+use vigil_agent::telemetry::Metrics;
 use vigil_tests::{SlackRecorder, eventually};
 
 use crate::common::{TempDir, firing};
@@ -18,7 +19,7 @@ async fn deliver(
     cfg: &AlertingConfig,
     dir: &TempDir,
     notifications: Vec<Notification>,
-) -> (Arc<LiveState>, watch::Sender<bool>) {
+) -> (Arc<LiveState>, watch::Sender<bool>, Arc<Metrics>) {
     let store = Store::File(dir.path().join("state.json"));
     let mut doc = StateDoc::default();
     for n in notifications {
@@ -27,10 +28,13 @@ async fn deliver(
     store.save(&doc).await.unwrap();
     let live = Arc::new(LiveState::new(store.load().await.unwrap(), store.clone()));
     let renderer = Arc::new(Renderer::new("it", &cfg.routes.templates).unwrap());
-    let d = Deliverer::new(live.clone(), Arc::new(cfg.routes.clone()), renderer).unwrap();
+    let metrics = Arc::new(Metrics::new("it"));
+    let d = Deliverer::new(live.clone(), Arc::new(cfg.routes.clone()), renderer)
+        .unwrap()
+        .with_metrics(metrics.clone());
     let (tx, rx) = watch::channel(false);
     tokio::spawn(d.run(rx));
-    (live, tx)
+    (live, tx, metrics)
 }
 
 /// The bot token is revoked (`invalid_auth`): nothing is dropped; once the Secret's file
@@ -50,7 +54,8 @@ async fn a_revoked_token_keeps_every_notification_until_the_rotated_secret_works
         Path::new("cluster.yaml"),
     )
     .unwrap();
-    let (live, _stop) = deliver(&cfg, &dir, (0..3).map(|i| firing(i, None)).collect()).await;
+    let (live, _stop, metrics) =
+        deliver(&cfg, &dir, (0..3).map(|i| firing(i, None)).collect()).await;
     eventually("refused attempts", Duration::from_secs(20), || async {
         let refused = rec
             .requests()
@@ -73,6 +78,13 @@ async fn a_revoked_token_keeps_every_notification_until_the_rotated_secret_works
         3,
         "every notification is kept"
     );
+    // the default destination is the broken one: /metrics is where that shows
+    let blocked = "vigil_slack_blocked{destination=\"C-OPS\"}";
+    assert!(
+        metrics.render().contains(&format!("{blocked} 1")),
+        "{}",
+        metrics.render()
+    );
 
     std::fs::write(&token, "xoxb-new\n").unwrap();
     eventually(
@@ -89,6 +101,7 @@ async fn a_revoked_token_keeps_every_notification_until_the_rotated_secret_works
     )
     .await;
     assert_eq!(live.with(|d| d.outbox.len()), 0);
+    assert!(metrics.render().contains(&format!("{blocked} 0")));
 }
 
 /// Slack refuses the message's blocks (`invalid_blocks`): the incident is posted as plain
@@ -104,7 +117,7 @@ async fn refused_blocks_still_reach_the_channel_as_plain_text() {
         Path::new("cluster.yaml"),
     )
     .unwrap();
-    let (live, _stop) = deliver(&cfg, &dir, vec![firing(7, None)]).await;
+    let (live, _stop, _) = deliver(&cfg, &dir, vec![firing(7, None)]).await;
     eventually(
         "the plain-text message",
         Duration::from_secs(20),
@@ -141,7 +154,7 @@ async fn a_deleted_tenant_webhook_is_reported_to_the_default_destination() {
         Path::new("cluster.yaml"),
     )
     .unwrap();
-    let (live, _stop) = deliver(
+    let (live, _stop, _) = deliver(
         &cfg,
         &dir,
         (0..2).map(|i| firing(i, Some("acme"))).collect(),
