@@ -417,6 +417,11 @@ pub async fn apply(client: &Client, t: &Tenant, opts: &Options) -> Result<Report
     let ns_rv = ns
         .as_ref()
         .and_then(|n| n.metadata.resource_version.clone());
+    let ns_applied = ns
+        .as_ref()
+        .and_then(|n| super::inventory::applied_entry(&n.metadata));
+    // the second this apply starts, on the API server's clock as nearly as can be had
+    let started = k8s_openapi::jiff::Timestamp::now().as_second();
     let (namespace, rest) = objects.split_first().ok_or_else(|| {
         Error::Build(build::Error::Template {
             template: "namespace".into(),
@@ -426,7 +431,11 @@ pub async fn apply(client: &Client, t: &Tenant, opts: &Options) -> Result<Report
     let applied = apply_one(client, namespace).await?;
     changes.push(Change {
         object: namespace.id(),
-        outcome: outcome(ns_rv.as_deref(), &applied),
+        outcome: outcome(
+            ns_rv.as_deref().map(|rv| (rv, ns_applied.as_deref())),
+            &applied,
+            started,
+        ),
     });
 
     let (workloads, config): (Vec<&Object>, Vec<&Object>) = rest
@@ -438,10 +447,10 @@ pub async fn apply(client: &Client, t: &Tenant, opts: &Options) -> Result<Report
             let applied = apply_one(client, o).await?;
             let before = live_ref
                 .get(&(o.kind().to_owned(), o.name().to_owned()))
-                .map(|(l, _)| l.resource_version.as_str());
+                .map(|(l, _)| (l.resource_version.as_str(), l.applied.as_deref()));
             Ok::<_, Error>(Change {
                 object: o.id(),
-                outcome: outcome(before, &applied),
+                outcome: outcome(before, &applied, started),
             })
         }))
         .await?;
@@ -511,10 +520,87 @@ pub fn desired(
     Ok(objects)
 }
 
-fn outcome(before: Option<&str>, after: &DynamicObject) -> Outcome {
-    match before {
-        None => Outcome::Created,
-        Some(rv) if after.metadata.resource_version.as_deref() == Some(rv) => Outcome::Unchanged,
-        Some(_) => Outcome::Configured,
+/// What an apply did, from the object before and after it. A controller that updated the
+/// object's status in between (the quota controller counting pods) changes its
+/// resourceVersion but not vigil's managedFields entry, whose time moves on every write
+/// of vigil's: with that entry the same and older than the second this apply started,
+/// nothing of vigil's changed. (Two applies within one second count as configured.)
+fn outcome(before: Option<(&str, Option<&str>)>, after: &DynamicObject, started: i64) -> Outcome {
+    let Some((rv, applied)) = before else {
+        return Outcome::Created;
+    };
+    if after.metadata.resource_version.as_deref() == Some(rv) {
+        return Outcome::Unchanged;
+    }
+    let after_entry = super::inventory::applied_entry(&after.metadata);
+    let older = after
+        .metadata
+        .managed_fields
+        .iter()
+        .flatten()
+        .find(|f| {
+            f.manager.as_deref() == Some(crate::kube::MANAGER)
+                && f.operation.as_deref() == Some("Apply")
+        })
+        .and_then(|f| f.time.as_ref())
+        .is_some_and(|t| t.0.as_second() < started);
+    if older && applied.is_some() && after_entry.as_deref() == applied {
+        Outcome::Unchanged
+    } else {
+        Outcome::Configured
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{FieldsV1, ManagedFieldsEntry, Time};
+
+    fn object(rv: &str, vigil_at: i64, controller: bool) -> DynamicObject {
+        let entry = |manager: &str, op: &str, at: i64| ManagedFieldsEntry {
+            manager: Some(manager.into()),
+            operation: Some(op.into()),
+            time: Some(Time(k8s_openapi::jiff::Timestamp::from_second(at).unwrap())),
+            fields_v1: Some(FieldsV1(serde_json::json!({"f:spec": {"f:hard": {}}}))),
+            ..Default::default()
+        };
+        let mut o = DynamicObject::new(
+            "q",
+            &kube::api::ApiResource::erase::<k8s_openapi::api::core::v1::ResourceQuota>(&()),
+        );
+        o.metadata.resource_version = Some(rv.into());
+        let mut fields = vec![entry(crate::kube::MANAGER, "Apply", vigil_at)];
+        if controller {
+            fields.push(entry("kube-controller-manager", "Update", vigil_at + 5));
+        }
+        o.metadata.managed_fields = Some(fields);
+        o
+    }
+
+    #[test]
+    fn a_status_update_by_a_controller_is_not_a_change_of_vigils() {
+        let before = object("1", 100, false);
+        let entry = super::super::inventory::applied_entry(&before.metadata);
+        let b = Some(("1", entry.as_deref()));
+        // the quota controller counted pods: new resourceVersion, vigil's entry as it was
+        assert_eq!(outcome(b, &object("2", 100, true), 200), Outcome::Unchanged);
+        // vigil's apply wrote: its entry's time moved
+        assert_eq!(
+            outcome(b, &object("3", 200, true), 200),
+            Outcome::Configured
+        );
+        // the same second as the previous apply: cannot tell, so configured
+        assert_eq!(
+            outcome(b, &object("3", 100, false), 100),
+            Outcome::Configured
+        );
+        assert_eq!(
+            outcome(b, &object("1", 100, false), 300),
+            Outcome::Unchanged
+        );
+        assert_eq!(
+            outcome(None, &object("1", 100, false), 300),
+            Outcome::Created
+        );
     }
 }

@@ -72,12 +72,24 @@ pub fn selector(tenant: &str) -> String {
     format!("{MANAGED_BY_LABEL}={MANAGER},{TENANT_LABEL}={tenant}")
 }
 
-/// A live object: kind, name, resourceVersion.
+/// A live object: kind, name, resourceVersion, and what vigil last applied to it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Live {
     pub kind: String,
     pub name: String,
     pub resource_version: String,
+    /// vigil's managedFields entry (time and fields), as JSON: it changes only when an
+    /// apply of vigil's changed the object, not when a controller updates its status.
+    pub applied: Option<String>,
+}
+
+/// vigil's server-side-apply entry in an object's managedFields, as comparable text.
+pub fn applied_entry(m: &kube::api::ObjectMeta) -> Option<String> {
+    m.managed_fields
+        .iter()
+        .flatten()
+        .find(|f| f.manager.as_deref() == Some(MANAGER) && f.operation.as_deref() == Some("Apply"))
+        .and_then(|f| serde_json::to_string(&(&f.time, &f.fields_v1)).ok())
 }
 
 /// Lists the metadata of every vigil object of the tenant (no Secret data is fetched).
@@ -109,6 +121,7 @@ pub async fn list(
                 kind: kind.resource.kind.clone(),
                 name: name.clone(),
                 resource_version: item.metadata.resource_version.clone().unwrap_or_default(),
+                applied: applied_entry(&item.metadata),
             };
             out.insert((kind.resource.kind.clone(), name), (live, kind.clone()));
         }
