@@ -342,6 +342,56 @@ pub struct StateSummary {
     pub outbox: Vec<serde::de::IgnoredAny>,
 }
 
+/// The document as a state ConfigMap stores it: gzip-compressed JSON (names::STATE_GZ_KEY in
+/// `binaryData`), so thousands of incidents fit the 1 MiB a ConfigMap holds.
+pub mod stored {
+    use std::io::{Read, Write};
+
+    use serde::Serialize;
+    use serde::de::DeserializeOwned;
+
+    /// A stored document is never inflated past this (a hostile edit cannot exhaust memory).
+    const MAX_INFLATED: u64 = 64 * 1024 * 1024;
+
+    #[derive(Debug, thiserror::Error)]
+    pub enum StoredError {
+        #[error("not valid gzip")]
+        Gzip(#[source] std::io::Error),
+        #[error("larger than {MAX_INFLATED} bytes once inflated")]
+        TooLarge,
+        #[error("not valid JSON")]
+        Json(#[source] serde_json::Error),
+    }
+
+    /// gzip-compressed JSON.
+    pub fn encode<T: Serialize>(doc: &T) -> Result<Vec<u8>, StoredError> {
+        let json = serde_json::to_vec(doc).map_err(StoredError::Json)?;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(&json).map_err(StoredError::Gzip)?;
+        gz.finish().map_err(StoredError::Gzip)
+    }
+
+    /// The document from a ConfigMap's compressed entry, else its plain (older) one; `None`
+    /// when it holds neither.
+    pub fn decode<T: DeserializeOwned>(
+        gz: Option<&[u8]>,
+        plain: Option<&str>,
+    ) -> Option<Result<T, StoredError>> {
+        if let Some(gz) = gz {
+            let mut json = Vec::new();
+            let read = flate2::read::GzDecoder::new(gz)
+                .take(MAX_INFLATED + 1)
+                .read_to_end(&mut json);
+            return Some(match read {
+                Err(e) => Err(StoredError::Gzip(e)),
+                Ok(n) if n as u64 > MAX_INFLATED => Err(StoredError::TooLarge),
+                Ok(_) => serde_json::from_slice(&json).map_err(StoredError::Json),
+            });
+        }
+        plain.map(|t| serde_json::from_str(t).map_err(StoredError::Json))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -357,6 +407,103 @@ mod tests {
             at_ms: 0,
             lines: Vec::new(),
         }
+    }
+
+    #[test]
+    fn a_stored_document_reads_back_from_either_form() {
+        let mut doc = StateDoc::default();
+        doc.push(note(Kind::Firing, "a"));
+        let gz = stored::encode(&doc).unwrap();
+        let back: StateDoc = stored::decode(Some(&gz), None).unwrap().unwrap();
+        assert_eq!(back.outbox.len(), 1);
+        let plain = serde_json::to_string(&doc).unwrap();
+        let old: StateDoc = stored::decode(None, Some(&plain)).unwrap().unwrap();
+        assert_eq!(old.next_seq, 1);
+        assert!(stored::decode::<StateDoc>(None, None).is_none());
+        assert!(matches!(
+            stored::decode::<StateDoc>(Some(b"not gzip"), None),
+            Some(Err(stored::StoredError::Gzip(_)))
+        ));
+    }
+
+    /// The leader's worst case: one document with 2,000 open pod incidents (e.g. 2,000
+    /// unschedulable pods), each first message queued with a 4,000-character message of
+    /// incompressible text, as an incident and its notification are stored.
+    #[test]
+    fn two_thousand_queued_incidents_fit_three_quarters_of_a_config_map() {
+        let mut doc = StateDoc::default();
+        let mut k: u64 = 7;
+        for i in 0..2000 {
+            let scope = Scope {
+                tenant: Some("acme".into()),
+                namespace: Some("acme-shop".into()),
+                workload: Some(format!("Deployment/web-{}", i / 100)),
+                node: Some(format!("pool-a1b2c-{}", i % 20)),
+                object: format!("Pod/web-{}-7d9f8c6b5d-{i:05}", i / 100),
+                ..Default::default()
+            };
+            let mut s = Signal::new(
+                "PodCrashLooping",
+                Severity::Critical,
+                scope,
+                &format!("acme-shop/web-{i}/app"),
+            )
+            .summary("container app is crash-looping (12 restarts)")
+            .fact("Restarts", "12")
+            .fact("Last exit code", "1")
+            .parent(format!(
+                "WorkloadUnavailable/acme-shop/Deployment/web-{}",
+                i / 100
+            ));
+            let message: String = (0..4000)
+                .map(|_| {
+                    k = k
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    char::from(b"0123456789abcdefghijklmnopqrstuvwxyz"[((k >> 33) % 36) as usize])
+                })
+                .collect();
+            s.message = Some(message);
+            let s = s.bounded();
+            let key = format!("{}@{}", s.fingerprint, 1_764_000_000_000u64 + i as u64);
+            let mut kept = s.clone();
+            kept.message = None;
+            doc.incidents.insert(
+                s.fingerprint.clone(),
+                Incident {
+                    key: key.clone(),
+                    signal: kept,
+                    started_ms: 1_764_000_000_000,
+                    last_notified_ms: 1_764_000_000_000,
+                    folded_into: None,
+                    silenced_by: None,
+                    flapping: false,
+                    quiet_since_ms: None,
+                },
+            );
+            doc.push(Notification {
+                seq: 0,
+                kind: Kind::Firing,
+                incident: key.clone(),
+                thread: key,
+                signal: s,
+                started_ms: 1_764_000_000_000,
+                at_ms: 1_764_000_000_000,
+                lines: Vec::new(),
+            });
+        }
+        let stored = stored::encode(&doc).unwrap();
+        eprintln!(
+            "2,000 queued incidents: {} bytes stored, {} as JSON",
+            stored.len(),
+            serde_json::to_vec(&doc).unwrap().len()
+        );
+        assert!(
+            stored.len() < 1024 * 1024 * 3 / 4,
+            "{} bytes stored ({} as JSON)",
+            stored.len(),
+            serde_json::to_vec(&doc).unwrap().len()
+        );
     }
 
     #[test]

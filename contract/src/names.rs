@@ -20,8 +20,11 @@ pub const AGENT_APP: &str = "vigil-agent";
 pub const ALERT_STATE_COMPONENT: &str = "alert-state";
 /// On a state ConfigMap: the identity of the agent that wrote it last.
 pub const STATE_WRITER_ANNOTATION: &str = "vigil.dev/written-by";
-/// The key of the alert state document in each state ConfigMap.
+/// The key of the alert state document in each state ConfigMap: gzip-compressed JSON in
+/// `binaryData` under [`STATE_GZ_KEY`]; agents before it wrote plain JSON in `data` under
+/// [`STATE_KEY`], which is still read.
 pub const STATE_KEY: &str = "state.json";
+pub const STATE_GZ_KEY: &str = "state.json.gz";
 
 /// The tenant collector's configuration and alerting files (keys of its ConfigMap).
 pub const COLLECTOR_CONFIG_FILE: &str = "collector.yaml";

@@ -78,6 +78,11 @@ struct State {
 /// (`kubectl annotate pod P vigil.dev/fake-fault=crash-loop`).
 pub const FAULT_ANNOTATION: &str = "vigil.dev/fake-fault";
 
+/// A pod annotated `vigil.dev/fake-status: by-test` keeps the status the test wrote: the
+/// fake kubelet only confirms its deletion. For scale tests that set thousands of statuses
+/// once, without the kubelet's periodic restarts.
+pub const STATUS_BY_TEST_ANNOTATION: &str = "vigil.dev/fake-status";
+
 impl Fault {
     fn from_annotation(value: &str) -> Option<Fault> {
         Some(match value {
@@ -515,6 +520,15 @@ async fn sync_pod(shared: &Arc<Shared>, pod: &Pod) -> anyhow::Result<()> {
             Err(kube::Error::Api(e)) if e.code == 404 => return Ok(()),
             Err(e) => return Err(e.into()),
         }
+    }
+    let by_test = pod
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(STATUS_BY_TEST_ANNOTATION))
+        .is_some_and(|v| v == "by-test");
+    if by_test {
+        return Ok(());
     }
     let desired = pod_status(pod, node, fault.as_ref());
     if status_matches(pod, &desired) {

@@ -14,7 +14,8 @@ mod snmpsim;
 mod wait;
 
 pub use fake_kubelet::{
-    FAULT_ANNOTATION, FakeKubelet, Fault, POOL_KEY, Pressure, list_pods, pool_placement,
+    FAULT_ANNOTATION, FakeKubelet, Fault, POOL_KEY, Pressure, STATUS_BY_TEST_ANNOTATION, list_pods,
+    pool_placement,
 };
 pub use flows::{FlowError, FlowRecorder, ObservedFlow};
 pub use forward::Forwarder;

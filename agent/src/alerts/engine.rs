@@ -102,6 +102,9 @@ impl Engine {
             let fp = &sig.fingerprint;
             if let Some(inc) = doc.incidents.get_mut(fp) {
                 inc.signal = sig.clone();
+                // the termination message goes with the first message only: an open
+                // incident does not keep it (the state must fit a ConfigMap in a storm)
+                inc.signal.message = None;
                 inc.quiet_since_ms = None;
                 let repeat = ms(self.settings.repeat_interval);
                 if repeat > 0
@@ -156,7 +159,9 @@ impl Engine {
                 flapping: false,
                 quiet_since_ms: None,
             };
-            doc.incidents.insert(fp.clone(), inc.clone());
+            let mut kept = inc.clone();
+            kept.signal.message = None;
+            doc.incidents.insert(fp.clone(), kept);
             if folded_into.is_none() {
                 parents.insert(fp.clone(), inc.key.clone());
             }

@@ -8,12 +8,29 @@ use std::path::PathBuf;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, ObjectMeta, Patch, PatchParams, PostParams};
 
+use k8s_openapi::ByteString;
+use vigil_contract::alert_state::stored::{self, StoredError};
 use vigil_contract::names;
 
 use super::live::{LiveState, RemoteView};
 use super::state::StateDoc;
 
 const KEY: &str = names::STATE_KEY;
+const GZ_KEY: &str = names::STATE_GZ_KEY;
+
+/// The document a state ConfigMap holds (compressed, else the older plain form).
+fn decode_config_map(cm: &ConfigMap) -> Option<Result<StateDoc, StoredError>> {
+    stored::decode(
+        cm.binary_data
+            .as_ref()
+            .and_then(|b| b.get(GZ_KEY))
+            .map(|b| b.0.as_slice()),
+        cm.data
+            .as_ref()
+            .and_then(|d| d.get(KEY))
+            .map(String::as_str),
+    )
+}
 const MANAGER: &str = "vigil-agent";
 
 #[derive(Debug, thiserror::Error)]
@@ -23,10 +40,17 @@ pub enum StoreError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("state {at}: not valid JSON ({source}); move it away to start afresh")]
+    #[error("state {at} does not decode; move it away to start afresh")]
     Decode {
         at: String,
-        source: serde_json::Error,
+        #[source]
+        source: StoredError,
+    },
+    #[error("state {at}: cannot be encoded")]
+    Encode {
+        at: String,
+        #[source]
+        source: StoredError,
     },
     #[error(
         "state configmap {namespace}/{name}: not the leader any more; the state is the new leader's to write"
@@ -174,6 +198,7 @@ impl Store {
             Ok(doc) => Ok(Loaded { doc, reset: None }),
             Err(StoreError::Decode { at, source }) => {
                 let moved = self.quarantine().await?;
+                let source = crate::error::chain(&source);
                 tracing::error!(state = %at, error = %source, moved_to = %moved, "the alert state does not decode: moved aside, starting with empty state");
                 Ok(Loaded {
                     doc: StateDoc::default(),
@@ -209,11 +234,8 @@ impl Store {
                     name: name.clone(),
                     source,
                 };
-                let data = api
-                    .get_opt(name)
-                    .await
-                    .map_err(kube)?
-                    .and_then(|cm| cm.data);
+                let bad = api.get_opt(name).await.map_err(kube)?;
+                let (data, binary_data) = bad.map_or((None, None), |cm| (cm.data, cm.binary_data));
                 let copy = format!("{name}-corrupt-{ms}");
                 let cm = ConfigMap {
                     metadata: ObjectMeta {
@@ -226,6 +248,7 @@ impl Store {
                         ..Default::default()
                     },
                     data,
+                    binary_data,
                     ..Default::default()
                 };
                 api.create(&Default::default(), &cm).await.map_err(kube)?;
@@ -236,9 +259,9 @@ impl Store {
 
     /// The stored document, or an empty one if none was stored yet.
     pub async fn load(&self) -> Result<StateDoc, StoreError> {
-        let text = match self {
+        let decoded = match self {
             Store::File(path) => match tokio::fs::read_to_string(path).await {
-                Ok(t) => Some(t),
+                Ok(t) => stored::decode(None, Some(&t)),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
                 Err(source) => {
                     return Err(StoreError::File {
@@ -264,24 +287,24 @@ impl Store {
                             .and_then(|c| c.metadata.resource_version.clone()),
                     );
                 }
-                cm.and_then(|cm| cm.data.and_then(|mut d| d.remove(KEY)))
+                cm.as_ref().and_then(decode_config_map)
             }
         };
-        match text {
+        match decoded {
             None => Ok(StateDoc::default()),
-            Some(t) => serde_json::from_str(&t).map_err(|source| StoreError::Decode {
+            Some(r) => r.map_err(|source| StoreError::Decode {
                 at: self.describe(),
                 source,
             }),
         }
     }
 
-    /// Writes the document; returns its size in bytes.
+    /// Writes the document; returns its size in bytes as stored (a ConfigMap's compressed).
     pub async fn save(&self, doc: &StateDoc) -> Result<usize, StoreError> {
-        let text = serde_json::to_string(doc).map_err(|source| StoreError::Decode {
+        let encode = |source| StoreError::Encode {
             at: self.describe(),
             source,
-        })?;
+        };
         match self {
             Store::File(path) => {
                 let tmp = path.with_extension("tmp");
@@ -297,6 +320,7 @@ impl Store {
                 // data on disk before the rename makes it the state, the rename on disk
                 // before the save counts as done: a host crash leaves the old or the new
                 // document, never an empty or half one
+                let text = serde_json::to_string(doc).map_err(|e| encode(StoredError::Json(e)))?;
                 write_synced(&tmp, text.as_bytes()).await.map_err(io)?;
                 tokio::fs::rename(&tmp, path).await.map_err(io)?;
                 sync_dir(path).await;
@@ -308,7 +332,8 @@ impl Store {
                 name,
                 fence,
             } => {
-                let bytes = text.len();
+                let gz = stored::encode(doc).map_err(encode)?;
+                let bytes = gz.len();
                 let kube = |source| StoreError::Kube {
                     namespace: namespace.clone(),
                     name: name.clone(),
@@ -334,7 +359,7 @@ impl Store {
                         }),
                         ..Default::default()
                     },
-                    data: Some(BTreeMap::from([(KEY.to_string(), text)])),
+                    binary_data: Some(BTreeMap::from([(GZ_KEY.to_string(), ByteString(gz))])),
                     ..Default::default()
                 };
                 let Some(fence) = fence else {
@@ -404,13 +429,12 @@ pub async fn follow_remote(
         tokio::select! {
             item = stream.next() => match item {
                 Some(Ok(cm)) => {
-                    let text = cm.data.and_then(|d| d.get(KEY).cloned());
                     // none yet: the leader has not written its state
-                    let doc: StateDoc = match text.map(|t| serde_json::from_str(&t)) {
+                    let doc: StateDoc = match decode_config_map(&cm) {
                         None => StateDoc::default(),
                         Some(Ok(doc)) => doc,
                         Some(Err(error)) => {
-                            tracing::warn!(configmap = %name, %error, "the leader's alert state does not parse; treated as empty");
+                            tracing::warn!(configmap = %name, error = %error, "the leader's alert state does not parse; treated as empty");
                             StateDoc::default()
                         }
                     };

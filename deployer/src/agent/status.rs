@@ -15,8 +15,8 @@ use serde::Serialize;
 use super::apply::Error;
 use super::build::{AGENT_LABEL, LEASE, NAME, STATE_SELECTOR};
 use crate::cluster;
-use vigil_contract::alert_state::StateSummary;
-use vigil_contract::names::STATE_KEY;
+use vigil_contract::alert_state::{StateSummary, stored};
+use vigil_contract::names::{STATE_GZ_KEY, STATE_KEY};
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -130,27 +130,33 @@ fn leader(lease: &Lease, now: Timestamp) -> Option<Leader> {
     })
 }
 
-/// The newest ledger entry over the agent's state documents (`state.json` in each state
-/// ConfigMap), read as a [`StateSummary`]. A document that does not parse is logged and
+/// The newest ledger entry over the agent's state documents (`state.json.gz`, or the older
+/// plain `state.json`, in each state ConfigMap), read as a [`StateSummary`]. A document that does not parse is logged and
 /// skipped.
 fn last_delivery(state: &[ConfigMap]) -> Option<Delivery> {
     let docs: Vec<StateSummary> = state
         .iter()
         .filter_map(|cm| {
-            Some((
-                cm.metadata.name.as_deref(),
-                cm.data.as_ref()?.get(STATE_KEY)?,
-            ))
-        })
-        .filter_map(|(name, raw)| match serde_json::from_str(raw) {
-            Ok(doc) => Some(doc),
-            Err(error) => {
-                tracing::warn!(
-                    configmap = name.unwrap_or_default(),
-                    %error,
-                    "alert state does not parse; skipped"
-                );
-                None
+            let gz = cm
+                .binary_data
+                .as_ref()
+                .and_then(|b| b.get(STATE_GZ_KEY))
+                .map(|b| b.0.as_slice());
+            let plain = cm
+                .data
+                .as_ref()
+                .and_then(|d| d.get(STATE_KEY))
+                .map(String::as_str);
+            match stored::decode(gz, plain)? {
+                Ok(doc) => Some(doc),
+                Err(error) => {
+                    tracing::warn!(
+                        configmap = cm.metadata.name.as_deref().unwrap_or_default(),
+                        error = %with_causes(&error),
+                        "alert state does not parse; skipped"
+                    );
+                    None
+                }
             }
         })
         .collect();
@@ -320,6 +326,18 @@ pub async fn wait_rollout(
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+}
+
+/// An error with its causes, one after another.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cause = c.source();
+    }
+    s
 }
 
 #[cfg(test)]

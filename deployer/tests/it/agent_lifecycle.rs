@@ -185,7 +185,10 @@ async fn install_upgrade_uninstall_on_every_node() {
             "app.kubernetes.io/name": "vigil-agent",
             "app.kubernetes.io/component": "alert-state",
             "app.kubernetes.io/managed-by": "vigil"}},
-        "data": {"state.json": state.to_string()},
+        // as the agent stores it: gzip-compressed JSON in binaryData
+        "binaryData": {"state.json.gz": k8s_openapi::ByteString(
+            vigil_contract::alert_state::stored::encode(&state).expect("gzip")
+        )},
     }))
     .expect("state");
     cms.create(&PostParams::default(), &cm)

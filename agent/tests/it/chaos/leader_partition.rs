@@ -14,6 +14,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim};
 use kube::api::{Api, DeleteParams, PostParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::json;
+use vigil_agent::alerts::store::Store;
 use vigil_tests::{Forwarder, parents, replies, require_sandbox, wait_for};
 
 use crate::alerts::common::{Agent, LONG, stage};
@@ -203,17 +204,10 @@ slack:
         parents(reqs, "PVC/after").first().map(|_| ())
     })
     .await;
-    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), &ns.name);
+    let state = Store::config_map(client.clone(), &ns.name, LEADER_CM);
     vigil_tests::eventually("B's save of its delivery", LONG, || async {
-        let cm = cms.get(LEADER_CM).await.map_err(|e| e.to_string())?;
-        let doc = cm
-            .data
-            .and_then(|d| d.get("state.json").cloned())
-            .unwrap_or_default();
-        let doc: serde_json::Value = serde_json::from_str(&doc).map_err(|e| e.to_string())?;
-        let delivered = doc["ledger"]
-            .as_object()
-            .is_some_and(|l| l.keys().any(|k| k.contains("/after@")));
+        let doc = state.load().await.map_err(|e| e.to_string())?;
+        let delivered = doc.ledger.keys().any(|k| k.contains("/after@"));
         let w = writes.lock().unwrap().clone();
         match w.last() {
             Some((_, by)) if *by == b_node && delivered => Ok(()),

@@ -8,3 +8,4 @@ mod crash;
 mod leader_partition;
 mod shutdown;
 mod slack;
+mod storm;
