@@ -296,3 +296,22 @@ pub fn standalone(dir: &TempDir, pool: &str) -> String {
         dir.path().join("state.json").display()
     )
 }
+
+/// The sandbox API server's `host:port`, from its kubeconfig.
+pub fn api_address(sb: &Sandbox) -> String {
+    let kubeconfig = std::fs::read_to_string(&sb.kubeconfig).unwrap();
+    kubeconfig
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("server: https://"))
+        .unwrap()
+        .to_string()
+}
+
+/// A kubeconfig for the sandbox whose server is `via` (a forwarder's address) instead.
+pub fn kubeconfig_via(sb: &Sandbox, dir: &TempDir, via: std::net::SocketAddr) -> PathBuf {
+    let kubeconfig = std::fs::read_to_string(&sb.kubeconfig).unwrap();
+    dir.file(
+        "kubeconfig",
+        &kubeconfig.replace(&api_address(sb), &via.to_string()),
+    )
+}

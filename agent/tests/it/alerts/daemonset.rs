@@ -75,19 +75,6 @@ async fn node_agents_fold_their_pods_into_the_leaders_workload_incident() {
     kubelet.shutdown().await.unwrap();
 }
 
-/// Forwards loopback TCP connections on `listener` to `target` (the API server), so a test
-/// decides when the API server becomes reachable.
-async fn forward(listener: tokio::net::TcpListener, target: String) {
-    while let Ok((mut inbound, _)) = listener.accept().await {
-        let target = target.clone();
-        tokio::spawn(async move {
-            if let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await {
-                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-            }
-        });
-    }
-}
-
 async fn probe(listen: &str, path: &str) -> Result<u16, String> {
     vigil_tests::http()
         .get(format!("http://{listen}{path}"))
@@ -105,17 +92,11 @@ async fn readyz_answers_200_only_once_the_watchers_have_synced() {
     let sb = require_sandbox!();
     let dir = TempDir::new("alerts-readyz");
     let rec = SlackRecorder::start().await.unwrap();
-    let kubeconfig = std::fs::read_to_string(&sb.kubeconfig).unwrap();
-    let api = kubeconfig
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("server: https://"))
-        .unwrap()
-        .to_string();
-    let port = crate::common::free_port();
-    let unreachable = dir.file(
-        "kubeconfig",
-        &kubeconfig.replace(&api, &format!("127.0.0.1:{port}")),
-    );
+    let api = api_address(sb);
+    // the API server is out of reach until the forwarder listens
+    let mut fwd = vigil_tests::Forwarder::start(&api).await.unwrap();
+    fwd.cut();
+    let unreachable = kubeconfig_via(sb, &dir, fwd.addr());
     let listen = format!("127.0.0.1:{}", crate::common::free_port());
     let cfg = bot_config(
         &dir,
@@ -149,10 +130,7 @@ async fn readyz_answers_200_only_once_the_watchers_have_synced() {
         "ready without the API"
     );
 
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-        .await
-        .unwrap();
-    tokio::spawn(forward(listener, api));
+    fwd.restore().await.unwrap();
     vigil_tests::eventually("/readyz answers 200", LONG, || async {
         match probe(&listen, "/readyz").await? {
             200 => Ok(()),

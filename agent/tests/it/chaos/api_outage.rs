@@ -8,7 +8,7 @@ use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::Api;
 use vigil_tests::{Forwarder, require_sandbox};
 
-use crate::alerts::common::{Agent, LONG, bot_config, stage};
+use crate::alerts::common::{Agent, LONG, api_address, bot_config, kubeconfig_via, stage};
 
 async fn get(listen: &str, path: &str) -> Result<(u16, String), String> {
     let r = vigil_tests::http()
@@ -45,17 +45,9 @@ fn count(rec: &vigil_tests::SlackRecorder, needle: &str) -> usize {
 async fn an_api_outage_is_told_once_by_the_last_leader_and_fails_readyz() {
     let sb = require_sandbox!();
     let (client, kubelet, ns, rec, dir, _nodes) = stage(sb, "chaos-api", 2).await;
-    let kubeconfig = std::fs::read_to_string(&sb.kubeconfig).unwrap();
-    let api = kubeconfig
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("server: https://"))
-        .unwrap()
-        .to_string();
+    let api = api_address(sb);
     let mut fwd = Forwarder::start(&api).await.unwrap();
-    let through = dir.file(
-        "kubeconfig",
-        &kubeconfig.replace(&api, &fwd.addr().to_string()),
-    );
+    let through = kubeconfig_via(sb, &dir, fwd.addr());
     let template = bot_config(
         &dir,
         &rec.api_url(),

@@ -17,7 +17,7 @@ use serde_json::json;
 use vigil_agent::alerts::store::Store;
 use vigil_tests::{Forwarder, parents, replies, require_sandbox, wait_for};
 
-use crate::alerts::common::{Agent, LONG, stage};
+use crate::alerts::common::{Agent, LONG, api_address, kubeconfig_via, stage};
 use crate::common::secret;
 
 const LEADER_CM: &str = "vigil-agent-leader";
@@ -48,17 +48,9 @@ async fn pvc(api: &Api<PersistentVolumeClaim>, name: &str) {
 async fn a_partitioned_leader_steps_down_posts_nothing_and_never_overwrites_the_new_one() {
     let sb = require_sandbox!();
     let (client, kubelet, ns, rec, dir, _nodes) = stage(sb, "chaos-lead", 2).await;
-    let kubeconfig = std::fs::read_to_string(&sb.kubeconfig).unwrap();
-    let api = kubeconfig
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("server: https://"))
-        .unwrap()
-        .to_string();
+    let api = api_address(sb);
     let mut fwd = Forwarder::start(&api).await.unwrap();
-    let through = dir.file(
-        "kubeconfig",
-        &kubeconfig.replace(&api, &fwd.addr().to_string()),
-    );
+    let through = kubeconfig_via(sb, &dir, fwd.addr());
     let nodes = kubelet.node_names().to_vec();
     let (a_node, b_node) = (nodes[0].clone(), nodes[1].clone());
     let a_listen = format!("127.0.0.1:{}", crate::common::free_port());
