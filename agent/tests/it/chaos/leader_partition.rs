@@ -141,6 +141,22 @@ slack:
     })
     .await;
 
+    // A has recorded that post in the leader's state (else B would post it again: the
+    // documented window of one message, not what this test is about)
+    let state = Store::config_map(client.clone(), &ns.name, LEADER_CM);
+    vigil_tests::eventually("A's delivery saved", LONG, || async {
+        let doc = state.load().await.map_err(|e| e.to_string())?;
+        if doc.ledger.keys().any(|k| k.contains("/before@")) {
+            Ok(())
+        } else {
+            Err(format!(
+                "ledger {:?}",
+                doc.ledger.keys().collect::<Vec<_>>()
+            ))
+        }
+    })
+    .await;
+
     // the partition: A's connections stay open but nothing gets through
     fwd.stall();
     pvcs.delete("before", &DeleteParams::default())
@@ -196,7 +212,6 @@ slack:
         parents(reqs, "PVC/after").first().map(|_| ())
     })
     .await;
-    let state = Store::config_map(client.clone(), &ns.name, LEADER_CM);
     vigil_tests::eventually("B's save of its delivery", LONG, || async {
         let doc = state.load().await.map_err(|e| e.to_string())?;
         let delivered = doc.ledger.keys().any(|k| k.contains("/after@"));
