@@ -3,6 +3,7 @@
 pub mod agent;
 pub mod cli;
 pub mod cluster;
+pub mod error;
 pub mod input;
 pub mod kube;
 pub mod tenant;

@@ -194,7 +194,7 @@ pub async fn cluster(
     });
     // standalone, this agent is the only one; in a DaemonSet, the last leader speaks
     let last_leader = Arc::new(AtomicBool::new(node.is_none()));
-    tasks_api(
+    watch_api(
         &contact,
         &health,
         &cfg,
@@ -306,7 +306,7 @@ pub async fn cluster(
 /// failing past `watch_staleness`, and `AlertingDegraded` posted directly by the last
 /// leader (or the standalone agent) once the API server has been out of reach for
 /// `degraded_after` — only one agent speaks, whatever the number of nodes.
-fn tasks_api(
+fn watch_api(
     contact: &ApiContact,
     metrics: &Arc<Metrics>,
     cfg: &AlertingConfig,

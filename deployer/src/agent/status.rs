@@ -152,7 +152,7 @@ fn last_delivery(state: &[ConfigMap]) -> Option<Delivery> {
                 Err(error) => {
                     tracing::warn!(
                         configmap = cm.metadata.name.as_deref().unwrap_or_default(),
-                        error = %with_causes(&error),
+                        error = %crate::error::chain(&error),
                         "alert state does not parse; skipped"
                     );
                     None
@@ -326,18 +326,6 @@ pub async fn wait_rollout(
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-}
-
-/// An error with its causes, one after another.
-fn with_causes(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cause = c.source();
-    }
-    s
 }
 
 #[cfg(test)]

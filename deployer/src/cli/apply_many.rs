@@ -98,7 +98,7 @@ pub async fn run(
             }
             // The first error is returned (and printed by main); the others are printed here.
             Err(e) if first_error.is_none() => first_error = Some(e),
-            Err(e) => writeln!(std::io::stderr(), "error: {}", chain(&e))?,
+            Err(e) => writeln!(std::io::stderr(), "error: {}", crate::error::chain(&e))?,
         }
     }
     if let Some(e) = first_error {
@@ -108,16 +108,4 @@ pub async fn run(
         super::commands::wait_ready(out, &client, &tenant, cilium, a.wait.wait).await?;
     }
     Ok(())
-}
-
-/// The error with its causes, as main prints them.
-fn chain(e: &apply::Error) -> String {
-    let mut s = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(cause) = source {
-        s.push_str(": ");
-        s.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    s
 }

@@ -533,15 +533,7 @@ fn outcome(before: Option<(&str, Option<&str>)>, after: &DynamicObject, started:
         return Outcome::Unchanged;
     }
     let after_entry = super::inventory::applied_entry(&after.metadata);
-    let older = after
-        .metadata
-        .managed_fields
-        .iter()
-        .flatten()
-        .find(|f| {
-            f.manager.as_deref() == Some(crate::kube::MANAGER)
-                && f.operation.as_deref() == Some("Apply")
-        })
+    let older = super::inventory::vigil_entry(&after.metadata)
         .and_then(|f| f.time.as_ref())
         .is_some_and(|t| t.0.as_second() < started);
     if older && applied.is_some() && after_entry.as_deref() == applied {

@@ -83,13 +83,19 @@ pub struct Live {
     pub applied: Option<String>,
 }
 
-/// vigil's server-side-apply entry in an object's managedFields, as comparable text.
-pub fn applied_entry(m: &kube::api::ObjectMeta) -> Option<String> {
+/// vigil's server-side-apply entry in an object's managedFields.
+pub fn vigil_entry(
+    m: &kube::api::ObjectMeta,
+) -> Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry> {
     m.managed_fields
         .iter()
         .flatten()
         .find(|f| f.manager.as_deref() == Some(MANAGER) && f.operation.as_deref() == Some("Apply"))
-        .and_then(|f| serde_json::to_string(&(&f.time, &f.fields_v1)).ok())
+}
+
+/// vigil's server-side-apply entry (time and fields), as comparable text.
+pub fn applied_entry(m: &kube::api::ObjectMeta) -> Option<String> {
+    vigil_entry(m).and_then(|f| serde_json::to_string(&(&f.time, &f.fields_v1)).ok())
 }
 
 /// Lists the metadata of every vigil object of the tenant (no Secret data is fetched).

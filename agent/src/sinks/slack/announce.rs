@@ -1,7 +1,7 @@
 //! Messages about alerting itself (`AlertingDegraded`, a blocked destination), posted
 //! straight to the default destination as plain text: they must get out when the state,
 //! the outbox or another destination is what is broken, so they never go through them.
-use super::deliver::{DeliverError, escape_plain};
+use super::deliver::{DeliverError, http_client, plain_payload};
 use super::routes::Routes;
 use super::transport::{SendError, Transport};
 
@@ -15,13 +15,8 @@ pub struct Announcer {
 
 impl Announcer {
     pub fn new(routes: &Routes, name: &str) -> Result<Announcer, DeliverError> {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
-            .timeout(routes.timeout)
-            .build()
-            .map_err(DeliverError::Http)?;
         Ok(Announcer {
-            http,
+            http: http_client(routes)?,
             transport: routes.default.transport.clone(),
             name: name.to_string(),
         })
@@ -39,7 +34,9 @@ impl Announcer {
             .reloaded()
             .unwrap_or_else(|| self.transport.clone());
         let line = format!("{headline} ({}): {text}", self.name);
-        let payload = serde_json::json!({ "text": escape_plain(&line) });
-        transport.post(&self.http, &payload, None).await.map(|_| ())
+        transport
+            .post(&self.http, &plain_payload(&line), None)
+            .await
+            .map(|_| ())
     }
 }

@@ -89,11 +89,7 @@ impl<O: Outbox> Deliverer<O> {
         routes: Arc<Routes>,
         renderer: Arc<Renderer>,
     ) -> Result<Deliverer<O>, DeliverError> {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
-            .timeout(routes.timeout)
-            .build()
-            .map_err(DeliverError::Http)?;
+        let http = http_client(&routes)?;
         Ok(Deliverer {
             outbox,
             routes,
@@ -299,7 +295,7 @@ impl<O: Outbox> Deliverer<O> {
             "vigil: a Slack destination refuses every message ({why}); its notifications are \
              kept and retried. Fix the route or rotate its Secret (destination {key})."
         );
-        let payload = serde_json::json!({ "text": escape_plain(&text) });
+        let payload = plain_payload(&text);
         if let Err(e) = default.post(&self.http, &payload, None).await {
             tracing::error!(error = %e, "cannot tell the default destination about a blocked one");
         }
@@ -315,7 +311,7 @@ impl<O: Outbox> Deliverer<O> {
             s.scope.object,
             s.summary
         );
-        let payload = serde_json::json!({ "text": escape_plain(&text) });
+        let payload = plain_payload(&text);
         let thread = self.thread_of(&n.thread).and_then(|d| d.ts);
         let in_thread = !matches!(n.kind, Kind::Firing | Kind::Maintenance | Kind::Digest);
         let p = t
@@ -412,7 +408,16 @@ impl<O: Outbox> Deliverer<O> {
     }
 }
 
-/// Text for a plain message: cleaned to one line and escaped as any value.
-pub(super) fn escape_plain(s: &str) -> String {
-    escape::mrkdwn(&escape::clean(s, Lines::One))
+/// The HTTP client every Slack call of this process uses (Slack's timeout, rustls).
+pub(super) fn http_client(routes: &Routes) -> Result<reqwest::Client, DeliverError> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .timeout(routes.timeout)
+        .build()
+        .map_err(DeliverError::Http)
+}
+
+/// A plain-text message: `text` cleaned to one line and escaped as any value.
+pub(super) fn plain_payload(text: &str) -> serde_json::Value {
+    serde_json::json!({ "text": escape::mrkdwn(&escape::clean(text, Lines::One)) })
 }

@@ -56,30 +56,37 @@ struct Reporter {
     scope: String,
 }
 
-fn reflect<K>(
-    api: Api<K>,
-    cfg: watcher::Config,
+/// What every watcher of one source shares: the client, the evaluation trigger, where it
+/// reports contact, and the tasks it runs in.
+struct Reflectors {
+    client: kube::Client,
     trigger: Arc<Notify>,
-    report: &Reporter,
-    tasks: &mut JoinSet<()>,
-) -> Store<K>
-where
-    K: Resource
-        + Clone
-        + DeserializeOwned
-        + serde::Serialize
-        + Debug
-        + Send
-        + Sync
-        + slim::Slim
-        + 'static,
-    K::DynamicType: Default + Eq + Hash + Clone + Send + Sync,
-{
-    let (reader, writer) = reflector::store();
-    let kind = K::kind(&K::DynamicType::default()).to_string();
-    let report = report.clone();
-    report.contact.register(&report.scope, &kind);
-    tasks.spawn(async move {
+    report: Reporter,
+    tasks: JoinSet<()>,
+}
+
+impl Reflectors {
+    /// Starts a watcher of every `K` matching `cfg`, feeding a reflector store.
+    fn watch<K>(&mut self, cfg: watcher::Config) -> Store<K>
+    where
+        K: Resource
+            + Clone
+            + DeserializeOwned
+            + serde::Serialize
+            + Debug
+            + Send
+            + Sync
+            + slim::Slim
+            + 'static,
+        K::DynamicType: Default + Eq + Hash + Clone + Send + Sync,
+    {
+        let (reader, writer) = reflector::store();
+        let kind = K::kind(&K::DynamicType::default()).to_string();
+        let api: Api<K> = Api::all(self.client.clone());
+        let trigger = self.trigger.clone();
+        let report = self.report.clone();
+        report.contact.register(&report.scope, &kind);
+        self.tasks.spawn(async move {
         let mut writer = writer;
         // what each object looked like at the last evaluation trigger: updates that change
         // nothing the rules read (heartbeats, resync) trigger nothing
@@ -93,6 +100,7 @@ where
             )
         };
         let mut backoff = WATCH_RETRY.0;
+        let mut in_touch = false;
         loop {
             // a failed watch is started afresh (list, then watch) rather than resumed:
             // kube's resumed watch says nothing when it reconnects, and the list's answer
@@ -103,12 +111,17 @@ where
                 let event = match event {
                     Ok(e) => e,
                     Err(e) => {
+                        in_touch = false;
                         report.contact.failed(&report.scope, &kind);
                         tracing::warn!(kind = %kind, error = %e, retry_in_ms = backoff.as_millis() as u64, "watch failed; retrying with backoff");
                         break;
                     }
                 };
-                report.contact.answered(&report.scope, &kind);
+                // told once per return to touch, not on every event of a busy cluster
+                if !in_touch {
+                    report.contact.answered(&report.scope, &kind);
+                    in_touch = true;
+                }
                 backoff = WATCH_RETRY.0;
                 writer.apply_watcher_event(&event);
                 match event {
@@ -143,7 +156,8 @@ where
             backoff = (backoff * 2).min(WATCH_RETRY.1);
         }
     });
-    reader
+        reader
+    }
 }
 
 fn digest<K: serde::Serialize>(o: &K) -> u64 {
@@ -186,83 +200,41 @@ impl KubeSource {
         contact: ApiContact,
         scope: &str,
     ) -> KubeSource {
-        let mut tasks = JoinSet::new();
-        let report = Reporter {
-            contact,
-            scope: scope.to_string(),
+        let mut r = Reflectors {
+            client,
+            trigger,
+            report: Reporter {
+                contact,
+                scope: scope.to_string(),
+            },
+            tasks: JoinSet::new(),
         };
-        let r = &report;
         let pods = watch.pods.as_ref().map(|scope| {
-            let cfg = match scope {
+            r.watch::<Pod>(match scope {
                 PodScope::Node(n) => {
                     watcher::Config::default().fields(&format!("spec.nodeName={n}"))
                 }
                 PodScope::Unscheduled => watcher::Config::default().fields("spec.nodeName="),
                 PodScope::All => watcher::Config::default(),
-            };
-            reflect(
-                Api::<Pod>::all(client.clone()),
-                cfg,
-                trigger.clone(),
-                r,
-                &mut tasks,
-            )
+            })
         });
         let c = watch.cluster;
         let cfg = watcher::Config::default;
+        let nodes = c.then(|| {
+            r.watch(match &watch.node_selector {
+                Some(sel) => cfg().labels(sel),
+                None => cfg(),
+            })
+        });
         KubeSource {
             pods,
-            nodes: c.then(|| {
-                let ncfg = match &watch.node_selector {
-                    Some(sel) => cfg().labels(sel),
-                    None => cfg(),
-                };
-                reflect(
-                    Api::all(client.clone()),
-                    ncfg,
-                    trigger.clone(),
-                    r,
-                    &mut tasks,
-                )
-            }),
-            deployments: c.then(|| {
-                reflect(
-                    Api::all(client.clone()),
-                    cfg(),
-                    trigger.clone(),
-                    r,
-                    &mut tasks,
-                )
-            }),
-            statefulsets: c.then(|| {
-                reflect(
-                    Api::all(client.clone()),
-                    cfg(),
-                    trigger.clone(),
-                    r,
-                    &mut tasks,
-                )
-            }),
-            daemonsets: c.then(|| {
-                reflect(
-                    Api::all(client.clone()),
-                    cfg(),
-                    trigger.clone(),
-                    r,
-                    &mut tasks,
-                )
-            }),
-            pvcs: c.then(|| {
-                reflect(
-                    Api::all(client.clone()),
-                    cfg(),
-                    trigger.clone(),
-                    r,
-                    &mut tasks,
-                )
-            }),
-            tasks,
-            report,
+            nodes,
+            deployments: c.then(|| r.watch(cfg())),
+            statefulsets: c.then(|| r.watch(cfg())),
+            daemonsets: c.then(|| r.watch(cfg())),
+            pvcs: c.then(|| r.watch(cfg())),
+            tasks: r.tasks,
+            report: r.report,
         }
     }
 

@@ -315,3 +315,14 @@ pub fn kubeconfig_via(sb: &Sandbox, dir: &TempDir, via: std::net::SocketAddr) ->
         &kubeconfig.replace(&api_address(sb), &via.to_string()),
     )
 }
+
+/// `GET http://{addr}{path}`: status and body (an agent's /healthz, /readyz, /metrics).
+pub async fn http_get(addr: &str, path: &str) -> Result<(u16, String), String> {
+    let r = vigil_tests::http()
+        .get(format!("http://{addr}{path}"))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = r.status().as_u16();
+    Ok((status, r.text().await.map_err(|e| e.to_string())?))
+}

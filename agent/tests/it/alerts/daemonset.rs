@@ -76,12 +76,7 @@ async fn node_agents_fold_their_pods_into_the_leaders_workload_incident() {
 }
 
 async fn probe(listen: &str, path: &str) -> Result<u16, String> {
-    vigil_tests::http()
-        .get(format!("http://{listen}{path}"))
-        .send()
-        .await
-        .map(|r| r.status().as_u16())
-        .map_err(|e| e.to_string())
+    http_get(listen, path).await.map(|(status, _)| status)
 }
 
 /// `/readyz` means "the alert state is loaded and every watcher has listed", which a

@@ -8,21 +8,13 @@ use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::Api;
 use vigil_tests::{Forwarder, require_sandbox};
 
-use crate::alerts::common::{Agent, LONG, api_address, bot_config, kubeconfig_via, stage};
-
-async fn get(listen: &str, path: &str) -> Result<(u16, String), String> {
-    let r = vigil_tests::http()
-        .get(format!("http://{listen}{path}"))
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    let status = r.status().as_u16();
-    Ok((status, r.text().await.map_err(|e| e.to_string())?))
-}
+use crate::alerts::common::{
+    Agent, LONG, api_address, bot_config, http_get, kubeconfig_via, stage,
+};
 
 /// The largest `vigil_watch_age_seconds` series.
 async fn watch_age(listen: &str) -> Result<f64, String> {
-    let (_, text) = get(listen, "/metrics").await?;
+    let (_, text) = http_get(listen, "/metrics").await?;
     let ages: Vec<f64> = text
         .lines()
         .filter(|l| l.starts_with("vigil_watch_age_seconds{"))
@@ -73,7 +65,7 @@ async fn an_api_outage_is_told_once_by_the_last_leader_and_fails_readyz() {
     let leases: Api<Lease> = Api::namespaced(client.clone(), &ns.name);
     let leader = vigil_tests::eventually("a leader and every agent ready", LONG, || async {
         for l in &listens {
-            match get(l, "/readyz").await {
+            match http_get(l, "/readyz").await {
                 Ok((200, _)) => {}
                 other => return Err(format!("{l} /readyz {other:?}")),
             }
@@ -96,7 +88,7 @@ async fn an_api_outage_is_told_once_by_the_last_leader_and_fails_readyz() {
         LONG,
         || async {
             for l in &listens {
-                let (status, _) = get(l, "/readyz").await?;
+                let (status, _) = http_get(l, "/readyz").await?;
                 let age = watch_age(l).await?;
                 if status != 503 || age <= 2.0 {
                     return Err(format!("{l}: /readyz {status}, watch age {age}"));
@@ -124,10 +116,10 @@ async fn an_api_outage_is_told_once_by_the_last_leader_and_fails_readyz() {
     .await;
     vigil_tests::eventually("every agent ready again", LONG, || async {
         for l in &listens {
-            match get(l, "/readyz").await {
+            match http_get(l, "/readyz").await {
                 Ok((200, _)) => {}
                 other => {
-                    let (_, m) = get(l, "/metrics").await?;
+                    let (_, m) = http_get(l, "/metrics").await?;
                     let ages: Vec<&str> = m
                         .lines()
                         .filter(|l| l.starts_with("vigil_watch_age_seconds{"))

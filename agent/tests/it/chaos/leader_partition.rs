@@ -17,7 +17,7 @@ use serde_json::json;
 use vigil_agent::alerts::store::Store;
 use vigil_tests::{Forwarder, parents, replies, require_sandbox, wait_for};
 
-use crate::alerts::common::{Agent, LONG, api_address, kubeconfig_via, stage};
+use crate::alerts::common::{Agent, LONG, api_address, http_get, kubeconfig_via, stage};
 use crate::common::secret;
 
 const LEADER_CM: &str = "vigil-agent-leader";
@@ -194,15 +194,9 @@ slack:
     // the partition heals: whatever A held back arrives now
     fwd.restore().await.unwrap();
     vigil_tests::eventually("A in touch again", LONG, || async {
-        let r = vigil_tests::http()
-            .get(format!("http://{a_listen}/readyz"))
-            .send()
-            .await
-            .map_err(|e| e.to_string())?;
-        if r.status() == 200 {
-            Ok(())
-        } else {
-            Err(format!("/readyz {}", r.status()))
+        match http_get(&a_listen, "/readyz").await? {
+            (200, _) => Ok(()),
+            (status, _) => Err(format!("/readyz {status}")),
         }
     })
     .await;
