@@ -51,10 +51,15 @@ pub struct Cluster {
     /// Shown in every message (default `kubernetes`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// The agent's namespace: its Lease and state ConfigMaps (default: $POD_NAMESPACE,
-    /// else `vigil-system`).
+    /// The agent's namespace: its Lease (default: $POD_NAMESPACE, else `vigil-system`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
+    /// Where the state ConfigMaps live (default: `namespace`). `vigil agent install` gives
+    /// them a namespace that holds nothing else (`<namespace>-state`), so the agent may
+    /// write there and nowhere near its own configuration. State still found in
+    /// `namespace` (written by an older agent) is read once, when none is here yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_namespace: Option<String>,
     /// Standalone: keep state in this file instead of ConfigMaps.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_file: Option<PathBuf>,
@@ -73,6 +78,11 @@ pub struct Cluster {
     /// has been out of reach, or the state could not be saved, this long (default 1m).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub degraded_after: Option<Dur>,
+    /// The leader takes over the state of a node's agent once the node has been deleted,
+    /// or NotReady this long (default 5m): its open incidents are resolved in their
+    /// threads and its queued messages delivered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adopt_after: Option<Dur>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kubeconfig: Option<PathBuf>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

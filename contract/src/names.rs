@@ -20,6 +20,10 @@ pub const AGENT_APP: &str = "vigil-agent";
 pub const ALERT_STATE_COMPONENT: &str = "alert-state";
 /// On a state ConfigMap: the identity of the agent that wrote it last.
 pub const STATE_WRITER_ANNOTATION: &str = "vigil.dev/written-by";
+/// On a node agent's state ConfigMap the leader took over while the node was NotReady:
+/// the leader's identity. The document left there is empty; the agent, if it comes back,
+/// starts afresh from it.
+pub const STATE_ADOPTED_ANNOTATION: &str = "vigil.dev/adopted-by";
 /// The key of the alert state document in each state ConfigMap: gzip-compressed JSON in
 /// `binaryData` under [`STATE_GZ_KEY`]; agents before it wrote plain JSON in `data` under
 /// [`STATE_KEY`], which is still read.

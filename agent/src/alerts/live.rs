@@ -64,8 +64,21 @@ impl LiveState {
     /// Writes the current document. Saves are serialised, and each writes the newest state.
     pub async fn save(&self) -> Result<(), StoreError> {
         let _guard = self.save_lock.lock().await;
-        let snapshot = self.lock().clone();
-        let result = self.store.save(&snapshot).await;
+        let mut snapshot = self.lock().clone();
+        let mut result = self.store.save(&snapshot).await;
+        if let Err(e @ StoreError::Adopted { .. }) = &result {
+            // the leader resolves and delivers what this document held; keeping it would
+            // post it twice. Sequence numbers go on, so nothing unsaved is ever sent.
+            tracing::warn!(error = %e, incidents = snapshot.incidents.len(), outbox = snapshot.outbox.len(), "alert state taken over by the leader: starting afresh");
+            snapshot = self.with(|d| {
+                *d = StateDoc {
+                    next_seq: d.next_seq,
+                    ..StateDoc::default()
+                };
+                d.clone()
+            });
+            result = self.store.save(&snapshot).await;
+        }
         let mut h = self.saves.lock().unwrap_or_else(|p| p.into_inner());
         match result {
             Ok(bytes) => {

@@ -2,6 +2,7 @@
 //! [`engine::Engine`] turns signals into incidents and notifications (pending → firing →
 //! resolved, folding, flapping, maintenance, digest); [`store::Store`] keeps the state, the
 //! outbox and the delivery ledger durable (a local file or a ConfigMap).
+pub mod adopt;
 pub mod collector;
 pub mod engine;
 pub mod health;

@@ -56,6 +56,14 @@ pub enum StoreError {
         "state configmap {namespace}/{name}: not the leader any more; the state is the new leader's to write"
     )]
     NotLeading { namespace: String, name: String },
+    #[error(
+        "state configmap {namespace}/{name}: taken over by the leader ({by}) while this node was away; starting afresh"
+    )]
+    Adopted {
+        namespace: String,
+        name: String,
+        by: String,
+    },
     #[error("state configmap {namespace}/{name}: {source}")]
     Kube {
         namespace: String,
@@ -99,25 +107,48 @@ async fn sync_dir(path: &std::path::Path) {
     }
 }
 
-/// The fence of the leader's state: it is written only while this agent holds the lease,
-/// and each write is conditional on the resourceVersion this agent last read or wrote, so
-/// a deposed leader's late write never lands on the new leader's state unseen.
+/// Conditional writes of a state ConfigMap: each write is a replace with the
+/// resourceVersion this agent last read or wrote, so nobody's write lands on another's
+/// unseen.
+///
+/// - The leader's state is written only while this agent holds the lease; a deposed
+///   leader's late write never lands on the new leader's state (on a conflict while still
+///   leading, the lease holder's document wins, once).
+/// - A node agent's own state may have been taken over by the leader while the node was
+///   away (deleted, or NotReady past `adopt_after`): the write fails with
+///   [`StoreError::Adopted`] and the agent starts afresh rather than post again what the
+///   leader now owns.
 #[derive(Clone)]
 pub struct Fence {
-    /// True while this agent holds the lease (the election's channel).
-    pub leading: tokio::sync::watch::Receiver<bool>,
+    /// For the leader's state: true while this agent holds the lease (the election's
+    /// channel). None for a node agent's own state.
+    leading: Option<tokio::sync::watch::Receiver<bool>>,
     /// Recorded on every write (`vigil.dev/written-by`).
     pub identity: String,
     version: std::sync::Arc<std::sync::Mutex<Option<String>>>,
 }
 
 impl Fence {
+    /// The leader's: written only while `leading`.
     pub fn new(leading: tokio::sync::watch::Receiver<bool>, identity: &str) -> Fence {
         Fence {
-            leading,
+            leading: Some(leading),
             identity: identity.to_string(),
             version: Default::default(),
         }
+    }
+
+    /// A node agent's own state, which the leader may take over.
+    pub fn owner(identity: &str) -> Fence {
+        Fence {
+            leading: None,
+            identity: identity.to_string(),
+            version: Default::default(),
+        }
+    }
+
+    fn may_write(&self) -> bool {
+        self.leading.as_ref().is_none_or(|l| *l.borrow())
     }
 
     fn version(&self) -> Option<String> {
@@ -132,6 +163,49 @@ impl Fence {
     }
 }
 
+/// Who took a state ConfigMap over, if anyone did.
+pub fn adopted_by(cm: &ConfigMap) -> Option<&str> {
+    cm.metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(names::STATE_ADOPTED_ANNOTATION))
+        .map(String::as_str)
+}
+
+/// The state ConfigMap holding `doc` (compressed), labelled as alert state.
+pub fn state_config_map(
+    namespace: &str,
+    name: &str,
+    doc: &StateDoc,
+    annotations: Option<BTreeMap<String, String>>,
+) -> Result<ConfigMap, StoredError> {
+    let gz = stored::encode(doc)?;
+    Ok(ConfigMap {
+        metadata: ObjectMeta {
+            name: Some(name.to_string()),
+            namespace: Some(namespace.to_string()),
+            labels: Some(BTreeMap::from([
+                (names::NAME_LABEL.into(), names::AGENT_APP.into()),
+                (
+                    names::COMPONENT_LABEL.into(),
+                    names::ALERT_STATE_COMPONENT.into(),
+                ),
+                (names::MANAGED_BY_LABEL.into(), names::MANAGER.into()),
+            ])),
+            annotations,
+            ..Default::default()
+        },
+        binary_data: Some(BTreeMap::from([(GZ_KEY.to_string(), ByteString(gz))])),
+        ..Default::default()
+    })
+}
+
+/// The document a state ConfigMap holds, empty when it holds none (public for the
+/// leader's adoption of a node's state).
+pub fn document(cm: &ConfigMap) -> Result<StateDoc, StoredError> {
+    decode_config_map(cm).unwrap_or_else(|| Ok(StateDoc::default()))
+}
+
 #[derive(Clone)]
 pub enum Store {
     File(PathBuf),
@@ -139,8 +213,11 @@ pub enum Store {
         api: Box<Api<ConfigMap>>,
         namespace: String,
         name: String,
-        /// Set for the leader's state; node agents own theirs alone.
+        /// Conditional writes (the leader's state and the node agents'); unset, a
+        /// server-side apply (the standalone agent's).
         fence: Option<Fence>,
+        /// Where an older agent kept this state: read once, while none is here yet.
+        legacy: Option<(Box<Api<ConfigMap>>, String)>,
     },
 }
 
@@ -151,25 +228,29 @@ impl Store {
             namespace: namespace.to_string(),
             name: name.to_string(),
             fence: None,
+            legacy: None,
         }
     }
 
     /// The same store, written only under `fence`.
-    pub fn fenced(self, fence: Fence) -> Store {
-        match self {
-            Store::ConfigMap {
-                api,
-                namespace,
-                name,
-                ..
-            } => Store::ConfigMap {
-                api,
-                namespace,
-                name,
-                fence: Some(fence),
-            },
-            other => other,
+    pub fn fenced(mut self, f: Fence) -> Store {
+        if let Store::ConfigMap { fence, .. } = &mut self {
+            *fence = Some(f);
         }
+        self
+    }
+
+    /// The same store, reading the state from `namespace` once if none is stored yet
+    /// (where agents before the state namespace kept it).
+    pub fn migrating_from(mut self, client: kube::Client, from: &str) -> Store {
+        if let Store::ConfigMap {
+            legacy, namespace, ..
+        } = &mut self
+            && namespace != from
+        {
+            *legacy = Some((Box::new(Api::namespaced(client, from)), from.to_string()));
+        }
+        self
     }
 
     /// The most the store holds, if it has a limit (a ConfigMap's 1 MiB).
@@ -275,6 +356,7 @@ impl Store {
                 namespace,
                 name,
                 fence,
+                legacy,
             } => {
                 let cm = api.get_opt(name).await.map_err(|source| StoreError::Kube {
                     namespace: namespace.clone(),
@@ -287,7 +369,21 @@ impl Store {
                             .and_then(|c| c.metadata.resource_version.clone()),
                     );
                 }
-                cm.as_ref().and_then(decode_config_map)
+                match (cm, legacy) {
+                    (Some(cm), _) => decode_config_map(&cm),
+                    (None, Some((old, from))) => {
+                        let found = old.get_opt(name).await.map_err(|source| StoreError::Kube {
+                            namespace: from.clone(),
+                            name: name.clone(),
+                            source,
+                        })?;
+                        if found.is_some() {
+                            tracing::info!(configmap = %name, from = %from, to = %namespace, "alert state moves to the state namespace: read from where an older agent kept it");
+                        }
+                        found.as_ref().and_then(decode_config_map)
+                    }
+                    (None, None) => None,
+                }
             }
         };
         match decoded {
@@ -331,36 +427,21 @@ impl Store {
                 namespace,
                 name,
                 fence,
+                ..
             } => {
-                let gz = stored::encode(doc).map_err(encode)?;
-                let bytes = gz.len();
+                let annotations = fence.as_ref().map(|f| {
+                    BTreeMap::from([(names::STATE_WRITER_ANNOTATION.into(), f.identity.clone())])
+                });
+                let mut cm = state_config_map(namespace, name, doc, annotations).map_err(encode)?;
+                let bytes = cm
+                    .binary_data
+                    .as_ref()
+                    .and_then(|b| b.get(GZ_KEY))
+                    .map_or(0, |b| b.0.len());
                 let kube = |source| StoreError::Kube {
                     namespace: namespace.clone(),
                     name: name.clone(),
                     source,
-                };
-                let mut cm = ConfigMap {
-                    metadata: ObjectMeta {
-                        name: Some(name.clone()),
-                        namespace: Some(namespace.clone()),
-                        labels: Some(BTreeMap::from([
-                            (names::NAME_LABEL.into(), names::AGENT_APP.into()),
-                            (
-                                names::COMPONENT_LABEL.into(),
-                                names::ALERT_STATE_COMPONENT.into(),
-                            ),
-                            (names::MANAGED_BY_LABEL.into(), names::MANAGER.into()),
-                        ])),
-                        annotations: fence.as_ref().map(|f| {
-                            BTreeMap::from([(
-                                names::STATE_WRITER_ANNOTATION.into(),
-                                f.identity.clone(),
-                            )])
-                        }),
-                        ..Default::default()
-                    },
-                    binary_data: Some(BTreeMap::from([(GZ_KEY.to_string(), ByteString(gz))])),
-                    ..Default::default()
                 };
                 let Some(fence) = fence else {
                     return api
@@ -373,38 +454,59 @@ impl Store {
                         .map(|_| bytes)
                         .map_err(kube);
                 };
+                let leader = fence.leading.is_some();
                 let mut refreshed = false;
                 loop {
-                    if !*fence.leading.borrow() {
+                    if !fence.may_write() {
                         return Err(StoreError::NotLeading {
                             namespace: namespace.clone(),
                             name: name.clone(),
                         });
                     }
-                    let written = match fence.version() {
-                        Some(v) => {
-                            cm.metadata.resource_version = Some(v);
-                            api.replace(name, &PostParams::default(), &cm).await
-                        }
-                        None => {
-                            cm.metadata.resource_version = None;
-                            api.create(&PostParams::default(), &cm).await
-                        }
+                    let had_version = fence.version();
+                    cm.metadata.resource_version = had_version.clone();
+                    let written = match had_version {
+                        Some(_) => api.replace(name, &PostParams::default(), &cm).await,
+                        None => api.create(&PostParams::default(), &cm).await,
+                    };
+                    let code = match &written {
+                        Ok(_) => 0,
+                        Err(kube::Error::Api(e)) => e.code,
+                        Err(_) => 1,
                     };
                     match written {
                         Ok(o) => {
                             fence.set_version(o.metadata.resource_version);
                             return Ok(bytes);
                         }
-                        Err(kube::Error::Api(e)) if e.code == 409 && !refreshed => {
-                            // written since this leader read it: a deposed leader's late
-                            // write. The lease holder's document wins; once.
-                            tracing::warn!(configmap = %name, "the leader's state was written by another agent since it was read: overwriting it as the lease holder");
+                        Err(source) if refreshed || !matches!(code, 404 | 409) => {
+                            return Err(kube(source));
+                        }
+                        Err(_) => {
                             refreshed = true;
                             let current = api.get_opt(name).await.map_err(kube)?;
-                            fence.set_version(current.and_then(|c| c.metadata.resource_version));
+                            let by = current.as_ref().and_then(adopted_by).map(str::to_string);
+                            fence.set_version(
+                                current
+                                    .as_ref()
+                                    .and_then(|c| c.metadata.resource_version.clone()),
+                            );
+                            let gone = current.is_none() && code == 404;
+                            if !leader && (by.is_some() || gone) {
+                                // the leader took this node's state over while the agent
+                                // was away: what it held is the leader's to post now
+                                return Err(StoreError::Adopted {
+                                    namespace: namespace.clone(),
+                                    name: name.clone(),
+                                    by: by.unwrap_or_else(|| "deleted".into()),
+                                });
+                            }
+                            if leader && code == 409 {
+                                // written since this leader read it: a deposed leader's
+                                // late write. The lease holder's document wins; once.
+                                tracing::warn!(configmap = %name, "the leader's state was written by another agent since it was read: overwriting it as the lease holder");
+                            }
                         }
-                        Err(source) => return Err(kube(source)),
                     }
                 }
             }

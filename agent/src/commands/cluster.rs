@@ -16,6 +16,7 @@ use tokio::sync::{Notify, watch};
 use super::CommandError;
 use super::alerting::{Outputs, announce, run_scope};
 use super::shutdown_signal;
+use crate::alerts::adopt::Adoption;
 use crate::alerts::health::{Episode, api_trouble};
 use crate::alerts::live::LiveState;
 use crate::alerts::rules::Context;
@@ -202,12 +203,14 @@ pub async fn cluster(
         last_leader.clone(),
         stop_rx.clone(),
     );
+    // state in its own namespace; where an older agent kept it is read once
     let cm = |suffix: &str| {
         Store::config_map(
             client.clone(),
-            &cfg.namespace,
+            &cfg.state_namespace,
             &format!("{}-{suffix}", cfg.prefix),
         )
+        .migrating_from(client.clone(), &cfg.namespace)
     };
     let mut tasks = tokio::task::JoinSet::new();
     match node {
@@ -231,11 +234,13 @@ pub async fn cluster(
         }
         Some(node) => {
             let identity = identity.unwrap_or_else(|| node.clone());
+            let own_node = node.clone();
             let store = match &cfg.state_file {
                 Some(p) => {
                     Store::File(p.with_file_name(format!("{}-node-{node}.json", cfg.prefix)))
                 }
-                None => cm(&format!("node-{node}")),
+                // conditional: the leader may have taken it over while this node was away
+                None => cm(&format!("node-{node}")).fenced(Fence::owner(&identity)),
             };
             let leader_store = match &cfg.state_file {
                 Some(p) => Store::File(p.with_file_name(format!("{}-leader.json", cfg.prefix))),
@@ -245,7 +250,8 @@ pub async fn cluster(
                 let p = parts.clone();
                 let stop = stop_rx.clone();
                 let scope = format!("node/{node}");
-                let remote_api: Api<ConfigMap> = Api::namespaced(client.clone(), &cfg.namespace);
+                let remote_api: Api<ConfigMap> =
+                    Api::namespaced(client.clone(), &cfg.state_namespace);
                 let remote_name = format!("{}-leader", cfg.prefix);
                 let remote_stop = stop_rx.clone();
                 let ready = health.clone();
@@ -285,8 +291,16 @@ pub async fn cluster(
                 last_leader: last_leader.clone(),
             };
             tasks.spawn(election.run(lead_tx, stop_rx.clone()));
+            let adoption = Adoption {
+                cms: Api::namespaced(client.clone(), &cfg.state_namespace),
+                nodes: Api::all(client.clone()),
+                node_prefix: format!("{}-node-", cfg.prefix),
+                identity: identity.clone(),
+                own_node: Some(own_node),
+                after: cfg.adopt_after,
+            };
             let p = parts.clone();
-            tasks.spawn(lead(p, leader_store, lead_rx));
+            tasks.spawn(lead(p, leader_store, adoption, lead_rx));
         }
     }
     shutdown_signal().await;
@@ -362,8 +376,14 @@ fn watch_api(
     });
 }
 
-/// Runs the leader scope while this agent leads; stops it the moment leadership is lost.
-async fn lead(parts: Arc<Parts>, store: Store, mut leading: watch::Receiver<bool>) {
+/// Runs the leader scope while this agent leads (with the take-over of gone nodes' state);
+/// stops it the moment leadership is lost.
+async fn lead(
+    parts: Arc<Parts>,
+    store: Store,
+    adoption: Adoption,
+    mut leading: watch::Receiver<bool>,
+) {
     loop {
         while !*leading.borrow() {
             if leading.changed().await.is_err() {
@@ -373,13 +393,18 @@ async fn lead(parts: Arc<Parts>, store: Store, mut leading: watch::Receiver<bool
         let (tx, rx) = watch::channel(false);
         let p = parts.clone();
         let s = store.clone();
+        let adoption = adoption.clone();
         let task = tokio::spawn(async move {
             let watch = Watch {
                 pods: Some(PodScope::Unscheduled),
                 cluster: true,
                 node_selector: p.cfg.node_selector.clone(),
             };
-            p.run_scope("leader", s, watch, rx, |_| {}, None).await;
+            let stop = rx.clone();
+            let adopt = move |state| {
+                tokio::spawn(adoption.run(state, stop));
+            };
+            p.run_scope("leader", s, watch, rx, adopt, None).await;
         });
         while *leading.borrow() {
             if leading.changed().await.is_err() {

@@ -18,7 +18,10 @@ use crate::sinks::slack::Routes;
 #[derive(Debug, Clone)]
 pub struct AlertingConfig {
     pub name: String,
+    /// The Lease's namespace.
     pub namespace: String,
+    /// The state ConfigMaps' namespace (`namespace` unless set).
+    pub state_namespace: String,
     pub state_file: Option<PathBuf>,
     pub prefix: String,
     pub lease_duration: Duration,
@@ -28,6 +31,8 @@ pub struct AlertingConfig {
     /// How long the API server may be out of reach (or saves fail) before
     /// `AlertingDegraded` is posted.
     pub degraded_after: Duration,
+    /// A NotReady node's agent state is taken over by the leader after this long.
+    pub adopt_after: Duration,
     pub kubeconfig: Option<PathBuf>,
     pub context: Option<String>,
     pub node_selector: Option<String>,
@@ -181,22 +186,26 @@ impl AlertingConfig {
         };
         let watch_staleness = positive("watch_staleness", c.watch_staleness.as_ref(), 120)?;
         let degraded_after = positive("degraded_after", c.degraded_after.as_ref(), 60)?;
+        let adopt_after = positive("adopt_after", c.adopt_after.as_ref(), 300)?;
+        let namespace = c
+            .namespace
+            .or_else(|| {
+                std::env::var("POD_NAMESPACE")
+                    .ok()
+                    .filter(|s| !s.is_empty())
+            })
+            .unwrap_or_else(|| "vigil-system".into());
         Ok(AlertingConfig {
             name,
-            namespace: c
-                .namespace
-                .or_else(|| {
-                    std::env::var("POD_NAMESPACE")
-                        .ok()
-                        .filter(|s| !s.is_empty())
-                })
-                .unwrap_or_else(|| "vigil-system".into()),
+            state_namespace: c.state_namespace.unwrap_or_else(|| namespace.clone()),
+            namespace,
             state_file: c.state_file,
             prefix: c.object_prefix.unwrap_or_else(|| "vigil-agent".into()),
             lease_duration,
             evaluation_interval,
             watch_staleness,
             degraded_after,
+            adopt_after,
             kubeconfig: c.kubeconfig,
             context: c.context,
             node_selector: c.node_selector,
@@ -258,6 +267,10 @@ spool: {dir: /tmp/x}",
         )
         .unwrap();
         assert_eq!(c.namespace, "ops");
+        assert_eq!(
+            c.state_namespace, "ops",
+            "state beside the lease unless set"
+        );
         assert!(c.output.is_some());
         assert_eq!(c.engine.windows.len(), 1);
         assert!(

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use super::build::{
     self, AGENT_LABEL, CONFIG_MAP, NAME, SETTINGS_ANNOTATION, SLACK_SECRET, STATE_PREFIX,
-    install_selector,
+    STATE_SELECTOR, install_selector,
 };
 use super::spec::{self, Alerting, Credentials, Settings};
 use crate::cluster;
@@ -36,6 +36,12 @@ pub enum Error {
          {MANAGED_BY_LABEL}={MANAGER}, {AGENT_LABEL}={0}); choose another --namespace"
     )]
     NotManaged(String),
+    #[error(
+        "namespace {0} exists and is not managed by vigil's agent install (no labels \
+         {MANAGED_BY_LABEL}={MANAGER}, {AGENT_LABEL}={1}); the install in {1} keeps its alert \
+         state there: remove it, or choose another --namespace"
+    )]
+    StateNotManaged(String, String),
     #[error(
         "vigil agent is not installed in namespace {0}; install it with `vigil agent install --namespace {0}`"
     )]
@@ -105,63 +111,83 @@ fn kinds() -> Vec<(ApiResource, bool)> {
     ]
 }
 
-type Live = BTreeMap<(String, String), (String, ApiResource, bool)>;
+/// (kind, name) → (fingerprint, resource, namespace if namespaced). Names are unique across
+/// the install's two namespaces (the state namespace's Role is `vigil-agent-state`).
+type Live = BTreeMap<(String, String), (String, ApiResource, Option<String>)>;
 
-/// The metadata of every object labelled as part of the install in `namespace`.
+/// The metadata of every object labelled as part of the install in `namespace`: the
+/// cluster-scoped ones, and with `in_namespaces` the namespaced ones in each of those.
 pub(super) async fn live(
     client: &Client,
     namespace: &str,
-    with_namespaced: bool,
+    in_namespaces: &[&str],
 ) -> Result<Live, Error> {
     let lp = ListParams::default().labels(&install_selector(namespace));
-    let lists = futures::future::try_join_all(
-        kinds()
-            .into_iter()
-            .filter(|(_, namespaced)| with_namespaced || !namespaced)
-            .map(|(resource, namespaced)| {
-                let lp = lp.clone();
-                async move {
-                    let api: Api<DynamicObject> = if namespaced {
-                        Api::namespaced_with(client.clone(), namespace, &resource)
-                    } else {
-                        Api::all_with(client.clone(), &resource)
-                    };
-                    let items = api
-                        .list_metadata(&lp)
-                        .await
-                        .map_err(|e| {
-                            cluster::api_error(
-                                "list",
-                                &resource.plural,
-                                namespaced.then_some(namespace),
-                                None,
-                                e,
-                            )
-                        })?
-                        .items;
-                    Ok::<_, Error>((resource, namespaced, items))
-                }
-            }),
-    )
+    let mut wanted: Vec<(ApiResource, Option<String>)> = Vec::new();
+    for (resource, namespaced) in kinds() {
+        if namespaced {
+            for ns in in_namespaces {
+                wanted.push((resource.clone(), Some((*ns).to_owned())));
+            }
+        } else {
+            wanted.push((resource, None));
+        }
+    }
+    let lists = futures::future::try_join_all(wanted.into_iter().map(|(resource, ns)| {
+        let lp = lp.clone();
+        async move {
+            let api: Api<DynamicObject> = match &ns {
+                Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
+                None => Api::all_with(client.clone(), &resource),
+            };
+            let items = api
+                .list_metadata(&lp)
+                .await
+                .map_err(|e| cluster::api_error("list", &resource.plural, ns.as_deref(), None, e))?
+                .items;
+            Ok::<_, Error>((resource, ns, items))
+        }
+    }))
     .await?;
     let mut out = BTreeMap::new();
-    for (resource, namespaced, items) in lists {
+    for (resource, ns, items) in lists {
         for item in items {
             let name = item.metadata.name.clone().unwrap_or_default();
             let rv = fingerprint(&resource.kind, &item.metadata);
             out.insert(
                 (resource.kind.clone(), name),
-                (rv, resource.clone(), namespaced),
+                (rv, resource.clone(), ns.clone()),
             );
         }
     }
     Ok(out)
 }
 
-fn managed(ns: &Namespace, namespace: &str) -> bool {
+/// Whether `ns` carries the labels of the install in `namespace` (its own namespace, or
+/// its state namespace).
+pub(super) fn managed(ns: &Namespace, namespace: &str) -> bool {
     let labels = ns.metadata.labels.as_ref();
     let get = |k: &str| labels.and_then(|l| l.get(k)).map(String::as_str);
     get(MANAGED_BY_LABEL) == Some(MANAGER) && get(AGENT_LABEL) == Some(namespace)
+}
+
+/// The install's state namespace if it exists; refuses one the install does not own.
+pub(super) async fn owned_state_namespace(
+    client: &Client,
+    namespace: &str,
+) -> Result<Option<Namespace>, Error> {
+    let state = build::state_namespace(namespace);
+    let api: Api<Namespace> = Api::all(client.clone());
+    let ns = api
+        .get_opt(&state)
+        .await
+        .map_err(|e| cluster::api_error("get", "namespaces", None, Some(&state), e))?;
+    match ns {
+        Some(ns) if !managed(&ns, namespace) => {
+            Err(Error::StateNotManaged(state, namespace.to_owned()))
+        }
+        other => Ok(other),
+    }
 }
 
 /// The agent's namespace if it exists; refuses one the install does not own.
@@ -304,20 +330,28 @@ async fn converge(
     credentials: Credentials,
 ) -> Result<Report, Error> {
     let namespace = settings.namespace.clone();
-    let (minor, ns) =
-        futures::try_join!(server_minor(client), owned_namespace(client, &namespace))?;
+    let state_ns = build::state_namespace(&namespace);
+    let (minor, ns, state) = futures::try_join!(
+        server_minor(client),
+        owned_namespace(client, &namespace),
+        owned_state_namespace(client, &namespace)
+    )?;
     settings.icmp = settings.icmp.resolve(minor);
-    if ns
-        .as_ref()
-        .is_some_and(|n| n.metadata.deletion_timestamp.is_some())
-    {
-        return Err(Error::Terminating(namespace));
+    for (name, n) in [(&namespace, &ns), (&state_ns, &state)] {
+        if n.as_ref()
+            .is_some_and(|n| n.metadata.deletion_timestamp.is_some())
+        {
+            return Err(Error::Terminating(name.clone()));
+        }
     }
-    let live = if ns.is_some() {
-        live(client, &namespace, true).await?
-    } else {
-        live(client, &namespace, false).await?
-    };
+    let mut present: Vec<&str> = Vec::new();
+    if ns.is_some() {
+        present.push(&namespace);
+    }
+    if state.is_some() {
+        present.push(&state_ns);
+    }
+    let live = live(client, &namespace, &present).await?;
     // Stored credentials are kept; new ones replace those of the same kind (the default
     // transport as a whole, a tenant's webhook).
     let stored = if ns.is_some() {
@@ -361,6 +395,16 @@ async fn converge(
         object: ns_object.id(),
         outcome: outcome("Namespace", ns_rv.as_deref(), &applied),
     });
+    let state_object = Object::typed(&build::state_namespace_object(&settings))?;
+    let mut applied = apply_one(client, &state_object).await?;
+    if state.is_none() {
+        applied = apply_one(client, &state_object).await?;
+    }
+    let state_rv = state.and_then(|n| n.metadata.resource_version);
+    changes.push(Change {
+        object: state_object.id(),
+        outcome: outcome("Namespace", state_rv.as_deref(), &applied),
+    });
 
     // The Secret before the DaemonSet: its resourceVersion rolls the pods when it changes.
     let kept_secret_present = kept_secret.is_some();
@@ -385,7 +429,7 @@ async fn converge(
         wanted.insert(("Secret".into(), SLACK_SECRET.into()));
     }
     let objects = build::manifests(&settings, secret_rv.as_deref())?;
-    for o in objects.iter().skip(1) {
+    for o in objects.iter().filter(|o| o.kind() != "Namespace") {
         let mut applied = apply_one(client, o).await?;
         if before(o).is_none() {
             // Kubernetes 1.20 writes a new object once more on its first re-apply (seen for
@@ -402,31 +446,84 @@ async fn converge(
             .iter()
             .map(|o| (o.kind().to_owned(), o.name().to_owned())),
     );
-    for ((kind, name), (_, resource, namespaced)) in &live {
+    for ((kind, name), (_, resource, in_ns)) in &live {
         // The agent's own state is never pruned, whatever labels it carries.
         let own_state = kind == "ConfigMap" && name != CONFIG_MAP && name.starts_with(STATE_PREFIX);
         if wanted.contains(&(kind.clone(), name.clone())) || own_state {
             continue;
         }
-        delete(
-            client,
-            resource,
-            namespaced.then_some(namespace.as_str()),
-            name,
-        )
-        .await?;
+        delete(client, resource, in_ns.as_deref(), name).await?;
         tracing::info!(namespace = %namespace, kind = %kind, name = %name, "pruned");
         changes.push(Change {
             object: format!("{}/{name}", kind.to_lowercase()),
             outcome: Outcome::Pruned,
         });
     }
+    changes.extend(prune_moved_state(client, &namespace, &state_ns).await?);
     let other_installs = other_installs(client, &namespace).await?;
     Ok(Report {
         namespace,
         changes,
         other_installs,
     })
+}
+
+/// State ConfigMaps an older agent kept in the install's own namespace, deleted once the
+/// agent has moved them to the state namespace (a same-named ConfigMap is there) or their
+/// node is gone. The agent reads the old one only while none is in the state namespace.
+async fn prune_moved_state(
+    client: &Client,
+    namespace: &str,
+    state_ns: &str,
+) -> Result<Vec<Change>, Error> {
+    let old: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
+    let new: Api<ConfigMap> = Api::namespaced(client.clone(), state_ns);
+    let lp = ListParams::default().labels(STATE_SELECTOR);
+    let list = |api: &Api<ConfigMap>, ns: &str| {
+        let (api, ns, lp) = (api.clone(), ns.to_owned(), lp.clone());
+        async move {
+            api.list_metadata(&lp)
+                .await
+                .map_err(|e| cluster::api_error("list", "configmaps", Some(&ns), None, e))
+                .map(|l| {
+                    l.items
+                        .into_iter()
+                        .filter_map(|m| m.metadata.name)
+                        .collect::<BTreeSet<String>>()
+                })
+        }
+    };
+    let (olds, news) = futures::try_join!(list(&old, namespace), list(&new, state_ns))?;
+    if olds.is_empty() {
+        return Ok(Vec::new());
+    }
+    let nodes: Api<k8s_openapi::api::core::v1::Node> = Api::all(client.clone());
+    let node_names: BTreeSet<String> = nodes
+        .list_metadata(&ListParams::default())
+        .await
+        .map_err(|e| cluster::api_error("list", "nodes", None, None, e))?
+        .items
+        .into_iter()
+        .filter_map(|n| n.metadata.name)
+        .collect();
+    let resource = ApiResource::erase::<ConfigMap>(&());
+    let mut changes = Vec::new();
+    for name in olds {
+        let node_gone = name
+            .strip_prefix(&format!("{NAME}-node-"))
+            .is_some_and(|n| !node_names.contains(n));
+        if name == CONFIG_MAP || !(news.contains(&name) || node_gone) {
+            continue;
+        }
+        if delete(client, &resource, Some(namespace), &name).await? {
+            tracing::info!(namespace = %namespace, configmap = %name, "alert state moved to {state_ns}: old copy pruned");
+            changes.push(Change {
+                object: format!("configmap/{name}"),
+                outcome: Outcome::Pruned,
+            });
+        }
+    }
+    Ok(changes)
 }
 
 pub(super) async fn delete(

@@ -184,9 +184,12 @@ pub async fn status(client: &Client, namespace: &str) -> Result<Status, Error> {
     let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
     let nodes: Api<Node> = Api::all(client.clone());
     let leases: Api<Lease> = Api::namespaced(client.clone(), namespace);
-    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
+    let state_ns = super::build::state_namespace(namespace);
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), &state_ns);
+    // state an older agent kept beside its configuration, until the agents move it
+    let old_cms: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
     let selector = format!("{AGENT_LABEL}={namespace}");
-    let (pods, nodes, lease, state) = futures::try_join!(
+    let (pods, nodes, lease, mut state, old_state) = futures::try_join!(
         async {
             pods.list(&ListParams::default().labels(&selector))
                 .await
@@ -207,9 +210,16 @@ pub async fn status(client: &Client, namespace: &str) -> Result<Status, Error> {
         async {
             cms.list(&ListParams::default().labels(STATE_SELECTOR))
                 .await
+                .map_err(|e| cluster::api_error("list", "configmaps", Some(&state_ns), None, e))
+        },
+        async {
+            old_cms
+                .list(&ListParams::default().labels(STATE_SELECTOR))
+                .await
                 .map_err(|e| cluster::api_error("list", "configmaps", Some(namespace), None, e))
         },
     )?;
+    state.items.extend(old_state.items);
     let mut by_node: BTreeMap<String, &Pod> = BTreeMap::new();
     for p in &pods.items {
         if let Some(node) = p.spec.as_ref().and_then(|s| s.node_name.clone()) {

@@ -1,6 +1,6 @@
 //! `vigil agent uninstall`: removes what carries the install's label (cluster-scoped objects,
 //! the DaemonSet and its pods) and then the namespace with everything in it, the agent's own
-//! Lease and state ConfigMap included. Nothing else.
+//! Lease included, and the state namespace with the agents' state. Nothing else.
 
 use std::time::{Duration, Instant};
 
@@ -9,7 +9,7 @@ use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
 use kube::Client;
 use kube::api::{Api, ApiResource, DeleteParams, ListParams, PropagationPolicy};
 
-use super::apply::{Error, delete, live, owned_namespace};
+use super::apply::{Error, delete, live, owned_namespace, owned_state_namespace};
 use super::build::{AGENT_LABEL, NAME};
 use super::status::{WaitError, node_ready};
 use crate::cluster;
@@ -19,7 +19,8 @@ use crate::cluster;
 /// Returns what was deleted and whether the namespace exists.
 pub async fn uninstall(client: &Client, namespace: &str) -> Result<(Vec<String>, bool), Error> {
     let ns = owned_namespace(client, namespace).await?;
-    let live = live(client, namespace, false).await?;
+    let state = owned_state_namespace(client, namespace).await?;
+    let live = live(client, namespace, &[]).await?;
     let mut deleted = Vec::new();
     let mut cluster_objects: Vec<_> = live.iter().collect();
     cluster_objects.sort_by_key(|((kind, _), _)| match kind.as_str() {
@@ -52,6 +53,14 @@ pub async fn uninstall(client: &Client, namespace: &str) -> Result<(Vec<String>,
                 )
                 .into());
             }
+        }
+    }
+    if state.is_some() {
+        // nothing runs there: the agents' state goes with the install
+        let state_ns = super::build::state_namespace(namespace);
+        let resource = ApiResource::erase::<Namespace>(&());
+        if delete(client, &resource, None, &state_ns).await? {
+            deleted.push(format!("namespace/{state_ns}"));
         }
     }
     Ok((deleted, ns.is_some()))
@@ -88,7 +97,15 @@ pub async fn wait_gone(
             .await
             .map_err(|e| api_err("get", "namespaces", None, Some(namespace), e))?;
         if ns.is_none() {
-            return Ok(());
+            // and the state namespace, deleted by `uninstall` (no pod holds it)
+            let state_ns = super::build::state_namespace(namespace);
+            let state = namespaces
+                .get_opt(&state_ns)
+                .await
+                .map_err(|e| api_err("get", "namespaces", None, Some(&state_ns), e))?;
+            if state.is_none_or(|s| !super::apply::managed(&s, namespace)) {
+                return Ok(());
+            }
         }
         progress(start.elapsed());
         if start.elapsed() >= timeout {

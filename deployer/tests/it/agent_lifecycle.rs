@@ -104,7 +104,7 @@ async fn install_upgrade_uninstall_on_every_node() {
     assert_eq!(st.number_available, Some(3));
     assert!(
         run.stdout.contains(&format!(
-            "vigil agent in namespace {ns}: 10 created, 0 configured, 0 unchanged, 0 pruned"
+            "vigil agent in namespace {ns}: 13 created, 0 configured, 0 unchanged, 0 pruned"
         )),
         "{}",
         run.stdout
@@ -126,7 +126,7 @@ async fn install_upgrade_uninstall_on_every_node() {
     run.ok();
     assert!(
         run.stdout
-            .contains("0 created, 0 configured, 10 unchanged, 0 pruned"),
+            .contains("0 created, 0 configured, 13 unchanged, 0 pruned"),
         "{}",
         run.stdout
     );
@@ -144,7 +144,7 @@ async fn install_upgrade_uninstall_on_every_node() {
     );
     assert!(
         run.stdout
-            .contains("0 created, 0 configured, 10 unchanged, 0 pruned"),
+            .contains("0 created, 0 configured, 13 unchanged, 0 pruned"),
         "{}",
         run.stdout
     );
@@ -427,13 +427,16 @@ async fn install_upgrade_uninstall_on_every_node() {
         run.stdout
     );
     let cluster = format!("vigil-agent-{ns}");
-    assert!(
-        Api::<Namespace>::all(client.clone())
-            .get_opt(&ns)
-            .await
-            .expect("get")
-            .is_none()
-    );
+    for gone in [ns.clone(), format!("{ns}-state")] {
+        assert!(
+            Api::<Namespace>::all(client.clone())
+                .get_opt(&gone)
+                .await
+                .expect("get")
+                .is_none(),
+            "namespace {gone} is gone"
+        );
+    }
     assert!(
         Api::<PriorityClass>::all(client.clone())
             .get_opt(&cluster)

@@ -1,6 +1,8 @@
 //! Least privilege, proven by the real API server with SubjectAccessReviews: the agent reads
-//! what it watches cluster-wide and writes only its Lease and state in its own namespace; a
-//! tenant's ServiceAccounts can do nothing at all, least of all in another tenant.
+//! what it watches cluster-wide, writes its Lease in its own namespace and its state only in
+//! the state namespace, which holds nothing else (no ConfigMap of its own namespace, least
+//! of all its configuration, is writable); a tenant's ServiceAccounts can do nothing at
+//! all, least of all in another tenant.
 
 use k8s_openapi::api::authorization::v1::{
     ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec,
@@ -111,6 +113,8 @@ async fn agent_and_tenant_service_accounts_have_least_privilege() {
     let agent = (ns.as_str(), "vigil-agent");
     let all: Option<&str> = None;
     let mine = Some(ns.as_str());
+    let state_ns = format!("{ns}-state");
+    let state = Some(state_ns.as_str());
     let other = Some(t1.as_str());
     // Reads cluster-wide what it watches; its Lease and state in its own namespace.
     expect(
@@ -142,11 +146,27 @@ async fn agent_and_tenant_service_accounts_have_least_privilege() {
                 mine,
                 Some("vigil-agent-leader"),
             ),
+            // the state an older agent kept beside its configuration: read once
             ("get", "", "configmaps", mine, Some("vigil-agent-leader")),
-            ("patch", "", "configmaps", mine, Some("vigil-agent-node-n1")),
-            ("create", "", "configmaps", mine, None),
-            ("watch", "", "configmaps", mine, Some("vigil-agent-leader")),
-            ("list", "", "configmaps", mine, Some("vigil-agent-leader")),
+            ("get", "", "configmaps", state, Some("vigil-agent-leader")),
+            (
+                "update",
+                "",
+                "configmaps",
+                state,
+                Some("vigil-agent-node-n1"),
+            ),
+            ("create", "", "configmaps", state, None),
+            ("watch", "", "configmaps", state, Some("vigil-agent-leader")),
+            ("list", "", "configmaps", state, None),
+            // the leader's take-over of a gone node's state
+            (
+                "delete",
+                "",
+                "configmaps",
+                state,
+                Some("vigil-agent-node-n1"),
+            ),
         ],
     )
     .await;
@@ -180,10 +200,39 @@ async fn agent_and_tenant_service_accounts_have_least_privilege() {
             ("patch", "", "configmaps", other, Some("vigil-agent-leader")),
             ("list", "", "configmaps", mine, None),
             ("watch", "", "configmaps", mine, Some("vigil-agent-config")),
+            // nothing in its own namespace is writable: not its configuration, not state
+            ("update", "", "configmaps", mine, Some("vigil-agent-config")),
+            ("patch", "", "configmaps", mine, Some("vigil-agent-config")),
+            ("delete", "", "configmaps", mine, Some("vigil-agent-config")),
+            ("create", "", "configmaps", mine, None),
+            (
+                "update",
+                "",
+                "configmaps",
+                mine,
+                Some("vigil-agent-node-n1"),
+            ),
+            ("patch", "", "configmaps", mine, Some("vigil-agent-node-n1")),
+            ("delete", "", "configmaps", mine, Some("vigil-agent-leader")),
+            (
+                "patch",
+                "",
+                "configmaps",
+                state,
+                Some("vigil-agent-node-n1"),
+            ),
+            ("get", "", "secrets", state, Some("x")),
+            ("create", "", "pods", state, None),
+            (
+                "update",
+                "coordination.k8s.io",
+                "leases",
+                state,
+                Some("vigil-agent-leader"),
+            ),
             ("list", "", "events", all, None),
             ("watch", "", "events", all, None),
             ("list", "apps", "replicasets", all, None),
-            ("delete", "", "configmaps", mine, Some("vigil-agent-leader")),
             (
                 "create",
                 "coordination.k8s.io",

@@ -80,7 +80,7 @@ async fn tenant_webhooks_are_routed_from_the_tenants() {
     run.ok();
     assert!(
         run.stdout
-            .contains("0 created, 0 configured, 10 unchanged, 0 pruned"),
+            .contains("0 created, 0 configured, 13 unchanged, 0 pruned"),
         "{}",
         run.stdout
     );

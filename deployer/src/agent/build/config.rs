@@ -9,7 +9,7 @@ use vigil_contract::SecretRef;
 use vigil_contract::alerts::{self, Destination};
 
 use super::daemonset::{HEALTH_PORT, SLACK_DIR};
-use super::{CONFIG_MAP, NAME, meta};
+use super::{CONFIG_MAP, NAME, meta, state_namespace};
 use crate::agent::spec::{Settings, tenant_webhook_key};
 
 pub const CONFIG_DIR: &str = "/etc/vigil";
@@ -60,9 +60,14 @@ pub fn config(s: &Settings) -> alerts::Config {
     alerts::Config {
         cluster: alerts::Cluster {
             name: c.name,
-            // The Lease `vigil-agent-leader` and the state ConfigMaps `vigil-agent-*` (the
-            // Role grants exactly these); the namespace comes from POD_NAMESPACE.
+            // The Lease `vigil-agent-leader` (its namespace comes from POD_NAMESPACE) and
+            // the state ConfigMaps `vigil-agent-*` in the state namespace (the Roles grant
+            // exactly these).
             object_prefix: Some(NAME.to_owned()),
+            state_namespace: Some(state_namespace(&s.namespace)),
+            adopt_after: c.adopt_after,
+            watch_staleness: c.watch_staleness,
+            degraded_after: c.degraded_after,
             lease_duration: c.lease_duration,
             evaluation_interval: c.evaluation_interval,
             node_selector: c.node_selector,

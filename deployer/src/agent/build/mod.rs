@@ -14,7 +14,7 @@ use vigil_contract::names;
 
 pub use config::{config, config_yaml};
 pub use daemonset::{HEALTH_PORT, UID, daemonset};
-pub use rbac::{cluster_role, role};
+pub use rbac::{cluster_role, role, state_role};
 
 use super::spec::{Credentials, Settings};
 use crate::kube::{
@@ -29,9 +29,14 @@ pub const APP: &str = names::AGENT_APP;
 pub const NAME: &str = "vigil-agent";
 pub const CONFIG_MAP: &str = "vigil-agent-config";
 pub const SLACK_SECRET: &str = "vigil-agent-slack";
-/// Made by the agent itself: its leader Lease, and state ConfigMaps labelled
-/// [`STATE_SELECTOR`] (`vigil-agent-leader`, `vigil-agent-node-<node>`).
+/// Made by the agent itself: its leader Lease (in the install's namespace), and state
+/// ConfigMaps labelled [`STATE_SELECTOR`] (`vigil-agent-leader`, `vigil-agent-node-<node>`)
+/// in the [`state_namespace`].
 pub const LEASE: &str = "vigil-agent-leader";
+/// The Role and RoleBinding in the state namespace.
+pub const STATE_ROLE: &str = "vigil-agent-state";
+/// Appended to the install's namespace to name the state namespace.
+pub const STATE_NAMESPACE_SUFFIX: &str = "-state";
 pub const STATE_PREFIX: &str = "vigil-agent-";
 pub const STATE_SELECTOR: &str =
     "app.kubernetes.io/name=vigil-agent,app.kubernetes.io/component=alert-state";
@@ -45,6 +50,12 @@ pub const CREDENTIALS_ANNOTATION: &str = "vigil.dev/credentials-version";
 /// in their name, so installs in two namespaces never share one.
 pub fn cluster_name(s: &Settings) -> String {
     format!("{NAME}-{}", s.namespace)
+}
+
+/// The namespace of the agent's state ConfigMaps: `<namespace>-state`. It holds nothing
+/// else, so the agent may write ConfigMaps there and none where its configuration lives.
+pub fn state_namespace(namespace: &str) -> String {
+    format!("{namespace}{STATE_NAMESPACE_SUFFIX}")
 }
 
 /// The standard labels plus [`AGENT_LABEL`].
@@ -111,6 +122,26 @@ pub fn namespace(s: &Settings) -> Namespace {
     }
 }
 
+/// The state namespace: the install's labels, and Pod Security `restricted` (no pod ever
+/// runs there).
+pub fn state_namespace_object(s: &Settings) -> Namespace {
+    let mut l = labels(s);
+    for mode in ["enforce", "audit", "warn"] {
+        l.insert(
+            format!("pod-security.kubernetes.io/{mode}"),
+            "restricted".into(),
+        );
+    }
+    Namespace {
+        metadata: ObjectMeta {
+            name: Some(state_namespace(&s.namespace)),
+            labels: Some(l),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
 pub fn priority_class(s: &Settings) -> PriorityClass {
     PriorityClass {
         metadata: cluster_meta(s),
@@ -163,7 +194,8 @@ pub fn slack_secret(s: &Settings, c: &Credentials) -> Secret {
     }
 }
 
-/// Every object but the Secret, in apply order: namespace, cluster-scoped, RBAC, config, DaemonSet.
+/// Every object but the Secret, in apply order: namespaces, cluster-scoped, RBAC, config,
+/// DaemonSet.
 /// `credentials_version` is the Slack Secret's resourceVersion (none when rendering).
 pub fn manifests(
     s: &Settings,
@@ -171,14 +203,18 @@ pub fn manifests(
 ) -> Result<Vec<Object>, ObjectError> {
     let (cluster_role, cluster_binding) = rbac::cluster_role(s);
     let (role, binding) = rbac::role(s);
+    let (state_role, state_binding) = rbac::state_role(s);
     Ok(vec![
         Object::typed(&namespace(s))?,
+        Object::typed(&state_namespace_object(s))?,
         Object::typed(&priority_class(s))?,
         Object::typed(&cluster_role)?,
         Object::typed(&cluster_binding)?,
         Object::typed(&service_account(s))?,
         Object::typed(&role)?,
         Object::typed(&binding)?,
+        Object::typed(&state_role)?,
+        Object::typed(&state_binding)?,
         Object::typed(&config::config_map(s))?,
         Object::typed(&daemonset::daemonset(s, credentials_version))?,
     ])

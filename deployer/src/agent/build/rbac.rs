@@ -1,12 +1,14 @@
-//! Least privilege: read-only on what the agent watches, cluster-wide; writes only to its own
-//! Lease and state ConfigMap in its own namespace. No Secrets anywhere. docs/install.md has
-//! the table of why each permission exists.
+//! Least privilege: read-only on what the agent watches, cluster-wide; in its own namespace
+//! its Lease by name and nothing it could change about itself; its state ConfigMaps in a
+//! namespace that holds nothing else. No Secrets anywhere. docs/install.md has the table of
+//! why each permission exists.
 
 use k8s_openapi::api::rbac::v1::{
     ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject,
 };
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use super::{LEASE, NAME, cluster_meta, cluster_name, meta};
+use super::{LEASE, NAME, STATE_ROLE, cluster_meta, cluster_name, labels, meta, state_namespace};
 use crate::agent::spec::Settings;
 
 const READ: [&str; 3] = ["get", "list", "watch"];
@@ -60,11 +62,9 @@ pub fn cluster_role(s: &Settings) -> (ClusterRole, ClusterRoleBinding) {
     (role, binding)
 }
 
-/// In its own namespace only: its leader Lease (by name) and its state ConfigMaps, one per
-/// node (`vigil-agent-node-<node>`) plus the leader's: nodes come and go, so these cannot be
-/// named in advance. `create` cannot be limited to a name in RBAC at all. A node agent
-/// follows the leader's state with a watch on that one ConfigMap (a list/watch with a
-/// `metadata.name` field selector is authorized by name). No other list, watch, or delete.
+/// In its own namespace: its leader Lease (by name; `create` cannot be limited to a name in
+/// RBAC at all), and `get` of ConfigMaps, only to read once the state an older agent kept
+/// there. No write to any ConfigMap here: not to `vigil-agent-config`, not to anything.
 pub fn role(s: &Settings) -> (Role, RoleBinding) {
     let role = Role {
         metadata: meta(s, NAME),
@@ -76,18 +76,7 @@ pub fn role(s: &Settings) -> (Role, RoleBinding) {
                 &["get", "update"],
                 &[LEASE],
             ),
-            rule(
-                "",
-                &["configmaps"],
-                &["get", "create", "update", "patch"],
-                &[],
-            ),
-            rule(
-                "",
-                &["configmaps"],
-                &["list", "watch"],
-                &[&format!("{NAME}-leader")],
-            ),
+            rule("", &["configmaps"], &["get"], &[]),
         ]),
     };
     let binding = RoleBinding {
@@ -96,6 +85,38 @@ pub fn role(s: &Settings) -> (Role, RoleBinding) {
             api_group: RBAC_GROUP.into(),
             kind: "Role".into(),
             name: NAME.into(),
+        },
+        subjects: Some(vec![subject(s)]),
+    };
+    (role, binding)
+}
+
+/// In the state namespace, which holds nothing but the agents' state: its ConfigMaps, one
+/// per node (`vigil-agent-node-<node>`) plus the leader's. Nodes come and go, so they
+/// cannot be named in advance. A node agent watches the leader's; the leader lists them
+/// all and deletes (or empties) those of nodes that are gone, after taking them over.
+pub fn state_role(s: &Settings) -> (Role, RoleBinding) {
+    let state_meta = ObjectMeta {
+        name: Some(STATE_ROLE.into()),
+        namespace: Some(state_namespace(&s.namespace)),
+        labels: Some(labels(s)),
+        ..Default::default()
+    };
+    let role = Role {
+        metadata: state_meta.clone(),
+        rules: Some(vec![rule(
+            "",
+            &["configmaps"],
+            &["get", "list", "watch", "create", "update", "delete"],
+            &[],
+        )]),
+    };
+    let binding = RoleBinding {
+        metadata: state_meta,
+        role_ref: RoleRef {
+            api_group: RBAC_GROUP.into(),
+            kind: "Role".into(),
+            name: STATE_ROLE.into(),
         },
         subjects: Some(vec![subject(s)]),
     };

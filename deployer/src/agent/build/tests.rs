@@ -26,26 +26,46 @@ fn cluster_role_reads_only_and_never_secrets() {
 }
 
 #[test]
-fn namespaced_rules_never_list_watch_or_delete_but_the_leaders_state() {
+fn in_its_own_namespace_the_agent_writes_only_its_lease() {
     let (role, _) = role(&settings());
     for r in role.rules.unwrap_or_default() {
-        for v in &r.verbs {
-            let by_name = r.resource_names == Some(vec![format!("{NAME}-leader")]);
-            assert!(
-                ["get", "create", "update", "patch"].contains(&v.as_str())
-                    || (by_name && ["list", "watch"].contains(&v.as_str())),
-                "{r:?}"
-            );
-        }
-        let resources = r.resources.unwrap_or_default();
-        assert!(
-            resources == ["leases"] || resources == ["configmaps"],
-            "{resources:?}"
-        );
-        if resources == ["leases"] && r.verbs != ["create"] {
-            assert_eq!(r.resource_names, Some(vec![LEASE.to_owned()]));
+        let resources = r.resources.clone().unwrap_or_default();
+        match resources.as_slice() {
+            [l] if l == "leases" => {
+                assert!(
+                    r.verbs
+                        .iter()
+                        .all(|v| ["create", "get", "update"].contains(&v.as_str())),
+                    "{r:?}"
+                );
+                if r.verbs != ["create"] {
+                    assert_eq!(r.resource_names, Some(vec![LEASE.to_owned()]));
+                }
+            }
+            // read once: the state an older agent kept here
+            [c] if c == "configmaps" => assert_eq!(r.verbs, ["get"], "{r:?}"),
+            other => panic!("unexpected rule on {other:?}"),
         }
     }
+}
+
+#[test]
+fn state_configmaps_are_written_only_in_the_state_namespace() {
+    let s = settings();
+    let (role, binding) = state_role(&s);
+    assert_eq!(
+        role.metadata.namespace.as_deref(),
+        Some("vigil-system-state")
+    );
+    assert_eq!(binding.metadata.namespace, role.metadata.namespace);
+    let subject = &binding.subjects.expect("subjects")[0];
+    assert_eq!(subject.namespace.as_deref(), Some("vigil-system"));
+    for r in role.rules.unwrap_or_default() {
+        assert_eq!(r.resources, Some(vec!["configmaps".to_owned()]), "{r:?}");
+        assert!(!r.verbs.iter().any(|v| v == "*" || v == "patch"), "{r:?}");
+    }
+    let doc = serde_json::to_value(config(&s)).expect("json");
+    assert_eq!(doc["cluster"]["state_namespace"], "vigil-system-state");
 }
 
 #[test]

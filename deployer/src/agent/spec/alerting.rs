@@ -54,6 +54,13 @@ pub struct AlertingCluster {
     pub node_selector: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespaces: Option<Vec<String>>,
+    /// A NotReady node's alert state is taken over by the leader after this long.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adopt_after: Option<Dur>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watch_staleness: Option<Dur>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub degraded_after: Option<Dur>,
 }
 
 /// `slack:` keys the operator may set: the default destination is made from the install's

@@ -350,7 +350,8 @@ impl CredentialRefs {
 
 /// The agent's namespace: an RFC 1123 label, not a system namespace (uninstall deletes it).
 pub fn namespace(path: &str, raw: &str) -> Result<String, Problem> {
-    if let Err(why) = dns_label(raw, 63) {
+    // `<namespace>-state` holds the agent's state and must be a valid name too
+    if let Err(why) = dns_label(raw, 63 - crate::agent::build::STATE_NAMESPACE_SUFFIX.len()) {
         return Err(Problem::new(
             path,
             format!("namespace {raw:?} {why}"),
