@@ -316,7 +316,7 @@ async fn install_upgrade_uninstall_on_every_node() {
     );
     assert!(
         run.stdout
-            .contains("0 created, 2 configured, 8 unchanged, 0 pruned"),
+            .contains("0 created, 2 configured, 11 unchanged, 0 pruned"),
         "{}",
         run.stdout
     );

@@ -308,3 +308,95 @@ async fn a_node_agent_back_from_a_partition_does_not_post_what_the_leader_took_o
     );
     kubelet.shutdown().await.unwrap();
 }
+
+/// An upgrade from a release that kept the state beside the agent's configuration: the
+/// agent finds none in the state namespace, reads the old ConfigMap once, goes on from it
+/// (the incident it held resolves in its original thread) and writes only in the state
+/// namespace from then on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_an_older_agent_kept_beside_its_configuration_is_carried_over() {
+    use vigil_agent::alerts::signal::{Scope, Severity, Signal};
+    use vigil_agent::alerts::state::{Delivered, Incident, StateDoc};
+
+    let sb = require_sandbox!();
+    let (client, kubelet, ns, rec, dir, _nodes) = stage(sb, "chaos-move", 1).await;
+    let state_ns = Ns::create(&client, "chaos-move-state").await;
+    let node = kubelet.node_names()[0].clone();
+    let name = format!("{PREFIX}-node-{node}");
+    // what the older agent left: an open incident of a pod that is gone by now, posted
+    let signal = Signal::new(
+        "PodCrashLooping",
+        Severity::Critical,
+        Scope {
+            namespace: Some(ns.name.clone()),
+            object: "Pod/left-behind".into(),
+            ..Default::default()
+        },
+        &format!("{}/left-behind", ns.name),
+    )
+    .summary("container app is crash-looping");
+    let key = format!("{}@1000", signal.fingerprint);
+    let mut old = StateDoc::default();
+    old.ledger.insert(
+        key.clone(),
+        Delivered {
+            channel: "C-OPS".into(),
+            ts: Some("1600000000.000100".into()),
+            at_ms: 1000,
+            resolved: false,
+        },
+    );
+    old.incidents.insert(
+        signal.fingerprint.clone(),
+        Incident {
+            key,
+            signal,
+            started_ms: 1000,
+            last_notified_ms: 1000,
+            folded_into: None,
+            silenced_by: None,
+            flapping: false,
+            quiet_since_ms: None,
+        },
+    );
+    let legacy = Store::config_map(client.clone(), &ns.name, &name);
+    legacy.save(&old).await.unwrap();
+
+    let cfg = config(
+        &dir,
+        "a",
+        &ns.name,
+        &state_ns.name,
+        kubelet.pool(),
+        &rec.api_url(),
+        "",
+    );
+    let a = Agent::start(sb, &dir, &cfg, Some(&node), "a");
+    wait_for(
+        &rec,
+        "the carried-over incident resolves in its thread",
+        LONG,
+        |reqs| (!resolves(reqs, "1600000000.000100").is_empty()).then_some(()),
+    )
+    .await;
+    let moved = Store::config_map(client.clone(), &state_ns.name, &name);
+    vigil_tests::eventually("the state is in the state namespace", LONG, || async {
+        let doc = moved.load().await.map_err(|e| e.to_string())?;
+        match doc.ledger.values().next() {
+            Some(d) if d.resolved && doc.outbox.is_empty() => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    // the old copy is left for `vigil agent install` to prune; the agent never wrote it
+    let left = legacy.load().await.unwrap();
+    assert_eq!(left.incidents.len(), 1, "the old copy is untouched");
+    assert_eq!(
+        resolves(&rec.delivered(), "1600000000.000100").len(),
+        1,
+        "{}",
+        a.logs()
+    );
+    assert!(a.logs().contains("read from where an older agent kept it"));
+    kubelet.shutdown().await.unwrap();
+}
