@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use vigil_agent::commands::{self, CommandError};
-use vigil_agent::config::Config;
+use vigil_agent::config::{Config, Shard, ShardError};
 
 /// vigil's collector: polls SNMP v2c/v3 and ICMP and writes to InfluxDB.
 #[derive(Parser)]
@@ -22,6 +22,8 @@ enum Command {
     Run {
         #[arg(long)]
         config: PathBuf,
+        #[command(flatten)]
+        shard: ShardArgs,
         /// Stop after this long (e.g. `90s`, `5m`) and print a summary of what was collected.
         #[arg(long = "for", value_parser = parse_for)]
         stop_after: Option<std::time::Duration>,
@@ -33,6 +35,8 @@ enum Command {
         /// Only this device.
         #[arg(long)]
         device: Option<String>,
+        #[command(flatten)]
+        shard: ShardArgs,
     },
     /// Run the cluster agent: pod, node, workload and storage health to Slack.
     Cluster {
@@ -52,6 +56,34 @@ enum Command {
     CheckConfig { file: PathBuf },
     /// Convert a Telegraf config's [[inputs.snmp]] and [[inputs.ping]] into vigil devices.
     ImportTelegraf { file: PathBuf },
+}
+
+/// Which devices this collector polls: all, or one shard's (rendezvous hashing of the
+/// device names, so N collectors with the same configuration split the devices).
+#[derive(clap::Args)]
+struct ShardArgs {
+    /// Poll only shard K of N (e.g. `0/3`).
+    #[arg(long, env = "VIGIL_SHARD", conflicts_with = "shards")]
+    shard: Option<String>,
+    /// The number of shards; this collector's index is its pod name's ordinal (a
+    /// StatefulSet's `NAME-collector-K`, from `POD_NAME`).
+    #[arg(long, env = "VIGIL_SHARDS")]
+    shards: Option<u32>,
+    #[arg(long, env = "POD_NAME", hide = true)]
+    pod_name: Option<String>,
+}
+
+impl ShardArgs {
+    fn resolve(&self) -> Result<Shard, ShardError> {
+        match (&self.shard, self.shards) {
+            (Some(s), _) => Shard::parse(s),
+            (None, Some(n)) => match &self.pod_name {
+                Some(pod) => Shard::from_pod(pod, n),
+                None => Err(ShardError::PodName(String::new())),
+            },
+            (None, None) => Ok(Shard::ALL),
+        }
+    }
 }
 
 fn parse_for(s: &str) -> Result<std::time::Duration, vigil_agent::config::units::UnitError> {
@@ -81,16 +113,33 @@ fn exec(cli: Cli) -> Result<(), (u8, anyhow::Error)> {
     let fail = |e: CommandError| (e.exit_code(), anyhow::Error::new(e));
     let rt = || runtime().map_err(|e| (1, e));
     match cli.command {
-        Command::Run { config, stop_after } => {
-            let c = Config::load(&config).map_err(|e| fail(e.into()))?;
+        Command::Run {
+            config,
+            shard,
+            stop_after,
+        } => {
+            let shard = shard.resolve().map_err(|e| (2, anyhow::Error::new(e)))?;
+            let c = Config::load(&config)
+                .map_err(|e| fail(e.into()))?
+                .shard(shard);
+            if shard.count > 1 {
+                tracing::info!(shard = %shard, devices = c.devices.len(), "polling this shard's devices");
+            }
             let summary = rt()?.block_on(commands::run(c, stop_after)).map_err(fail)?;
             if stop_after.is_some() {
                 print!("{summary}");
             }
             Ok(())
         }
-        Command::Once { config, device } => {
-            let c = Config::load(&config).map_err(|e| fail(e.into()))?;
+        Command::Once {
+            config,
+            device,
+            shard,
+        } => {
+            let shard = shard.resolve().map_err(|e| (2, anyhow::Error::new(e)))?;
+            let c = Config::load(&config)
+                .map_err(|e| fail(e.into()))?
+                .shard(shard);
             let (text, errors) = rt()?
                 .block_on(commands::once(&c, device.as_deref()))
                 .map_err(fail)?;

@@ -13,6 +13,7 @@ pub mod collector;
 pub mod names;
 pub mod schedule;
 pub mod secret;
+pub mod shard;
 pub mod units;
 
 pub use schedule::{Schedule, ScheduleError};

@@ -41,6 +41,8 @@ pub enum ConfigError {
     },
 }
 
+pub use vigil_contract::shard::{Shard, ShardError};
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub agent: AgentSettings,
@@ -89,6 +91,18 @@ impl Config {
 
     pub fn device(&self, name: &str) -> Option<&Arc<Device>> {
         self.devices.iter().find(|d| d.name == name)
+    }
+
+    /// Keeps the devices `shard` polls (rendezvous hashing of their names, the same answer
+    /// in every shard). With more than one shard the agent is named `<name>-<index>`, so
+    /// its own metrics (`vigil_agent`, `vigil_poll`) tell the shards apart; device points
+    /// are the same whichever shard polls them.
+    pub fn shard(mut self, shard: Shard) -> Config {
+        self.devices.retain(|d| shard.owns(&d.name));
+        if shard.count > 1 {
+            self.agent.name = format!("{}-{}", self.agent.name, shard.index);
+        }
+        self
     }
 }
 

@@ -22,6 +22,7 @@ impl Influxd {
     /// taken between choosing it and influxd binding it makes influxd exit: then new ports
     /// are chosen (up to three times).
     pub async fn start(dir: PathBuf) -> Influxd {
+        std::fs::create_dir_all(&dir).unwrap();
         let mut attempt = 0;
         loop {
             attempt += 1;

@@ -11,5 +11,6 @@ mod influxd;
 mod isolation;
 mod netsnmp;
 mod outage;
+mod shards;
 mod snmp;
 mod writes;
