@@ -83,6 +83,15 @@ pub struct Cluster {
     /// threads and its queued messages delivered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adopt_after: Option<Dur>,
+    /// Opt-in: the leader force-deletes vigil's tenant pods (and their volumes'
+    /// attachments) on a node NotReady for `fence_after`, so a StatefulSet's pod or a
+    /// single-writer volume can start elsewhere. Default `off`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fencing: Option<FencingMode>,
+    /// How long a node must be NotReady before fencing acts (default 60s: the tenant
+    /// pods' 30 s toleration plus as much again).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fence_after: Option<Dur>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kubeconfig: Option<PathBuf>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -96,6 +105,29 @@ pub struct Cluster {
     /// Default namespace scope of pod, workload and PVC rules (default: all).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespaces: Option<Vec<String>>,
+}
+
+/// Which of vigil's tenant pods the leader force-deletes on a dead node.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FencingMode {
+    #[default]
+    Off,
+    /// The collectors only (`app.kubernetes.io/component=collector`).
+    Collectors,
+    /// The collectors, InfluxDB and Grafana.
+    All,
+}
+
+impl FencingMode {
+    /// The `app.kubernetes.io/component` values of the tenant pods fenced.
+    pub fn components(self) -> &'static [&'static str] {
+        match self {
+            FencingMode::Off => &[],
+            FencingMode::Collectors => &["collector"],
+            FencingMode::All => &["collector", "database", "dashboards"],
+        }
+    }
 }
 
 impl Cluster {

@@ -5,6 +5,7 @@
 pub mod adopt;
 pub mod collector;
 pub mod engine;
+pub mod fencing;
 pub mod health;
 pub mod live;
 pub mod maintenance;

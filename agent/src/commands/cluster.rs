@@ -17,6 +17,7 @@ use super::CommandError;
 use super::alerting::{Outputs, announce, run_scope};
 use super::shutdown_signal;
 use crate::alerts::adopt::Adoption;
+use crate::alerts::fencing::NodeFencing;
 use crate::alerts::health::{Episode, api_trouble};
 use crate::alerts::live::LiveState;
 use crate::alerts::rules::Context;
@@ -376,7 +377,8 @@ fn watch_api(
     });
 }
 
-/// Runs the leader scope while this agent leads (with the take-over of gone nodes' state);
+/// Runs the leader scope while this agent leads (with the take-over of gone nodes' state,
+/// and node fencing if it is on);
 /// stops it the moment leadership is lost.
 async fn lead(
     parts: Arc<Parts>,
@@ -404,6 +406,13 @@ async fn lead(
             let adopt = move |state| {
                 tokio::spawn(adoption.run(state, stop));
             };
+            let fencing = NodeFencing {
+                client: p.client.clone(),
+                mode: p.cfg.fencing,
+                after: p.cfg.fence_after,
+                announcer: p.outputs.announcer.clone(),
+            };
+            tokio::spawn(fencing.run(rx.clone()));
             p.run_scope("leader", s, watch, rx, adopt, None).await;
         });
         while *leading.borrow() {

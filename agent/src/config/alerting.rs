@@ -33,6 +33,9 @@ pub struct AlertingConfig {
     pub degraded_after: Duration,
     /// A NotReady node's agent state is taken over by the leader after this long.
     pub adopt_after: Duration,
+    /// Which tenant pods the leader force-deletes on a node NotReady for `fence_after`.
+    pub fencing: vigil_contract::alerts::FencingMode,
+    pub fence_after: Duration,
     pub kubeconfig: Option<PathBuf>,
     pub context: Option<String>,
     pub node_selector: Option<String>,
@@ -187,6 +190,7 @@ impl AlertingConfig {
         let watch_staleness = positive("watch_staleness", c.watch_staleness.as_ref(), 120)?;
         let degraded_after = positive("degraded_after", c.degraded_after.as_ref(), 60)?;
         let adopt_after = positive("adopt_after", c.adopt_after.as_ref(), 300)?;
+        let fence_after = positive("fence_after", c.fence_after.as_ref(), 60)?;
         let namespace = c
             .namespace
             .or_else(|| {
@@ -206,6 +210,8 @@ impl AlertingConfig {
             watch_staleness,
             degraded_after,
             adopt_after,
+            fencing: c.fencing.unwrap_or_default(),
+            fence_after,
             kubeconfig: c.kubeconfig,
             context: c.context,
             node_selector: c.node_selector,

@@ -5,6 +5,7 @@ mod api_outage;
 mod bad_state;
 mod corrupt_spool;
 mod crash;
+mod fencing;
 mod gone_node;
 mod leader_partition;
 mod shutdown;

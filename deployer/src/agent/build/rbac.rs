@@ -36,18 +36,30 @@ fn subject(s: &Settings) -> Subject {
 
 /// get/list/watch on exactly what the agent watches: pods, nodes, PVCs and the three apps
 /// workloads (a pod's Deployment is found from its ReplicaSet's name, not by reading it).
+/// With `--fencing`, also delete of pods and list/delete of VolumeAttachments: RBAC cannot
+/// narrow a delete to vigil's pods by label, which is why fencing is opt-in.
 pub fn cluster_role(s: &Settings) -> (ClusterRole, ClusterRoleBinding) {
+    let mut rules = vec![
+        rule("", &["pods", "nodes", "persistentvolumeclaims"], &READ, &[]),
+        rule(
+            "apps",
+            &["deployments", "statefulsets", "daemonsets"],
+            &READ,
+            &[],
+        ),
+    ];
+    if s.fencing != crate::agent::spec::FencingMode::Off {
+        rules.push(rule("", &["pods"], &["delete"], &[]));
+        rules.push(rule(
+            "storage.k8s.io",
+            &["volumeattachments"],
+            &["list", "delete"],
+            &[],
+        ));
+    }
     let role = ClusterRole {
         metadata: cluster_meta(s),
-        rules: Some(vec![
-            rule("", &["pods", "nodes", "persistentvolumeclaims"], &READ, &[]),
-            rule(
-                "apps",
-                &["deployments", "statefulsets", "daemonsets"],
-                &READ,
-                &[],
-            ),
-        ]),
+        rules: Some(rules),
         ..Default::default()
     };
     let binding = ClusterRoleBinding {

@@ -13,6 +13,35 @@ fn settings() -> Settings {
 }
 
 #[test]
+fn fencing_adds_only_pod_and_attachment_deletes() {
+    let mut s = settings();
+    s.fencing = crate::agent::spec::FencingMode::Collectors;
+    let (role, _) = cluster_role(&s);
+    let writes: Vec<(Vec<String>, Vec<String>)> = role
+        .rules
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|r| r.verbs != ["get", "list", "watch"])
+        .map(|r| (r.resources.unwrap_or_default(), r.verbs))
+        .collect();
+    assert_eq!(
+        writes,
+        vec![
+            (vec!["pods".to_owned()], vec!["delete".to_owned()]),
+            (
+                vec!["volumeattachments".to_owned()],
+                vec!["list".to_owned(), "delete".to_owned()]
+            ),
+        ]
+    );
+    let doc = serde_json::to_value(config(&s)).expect("json");
+    assert_eq!(doc["cluster"]["fencing"], "collectors");
+    assert!(
+        serde_json::to_value(config(&settings())).expect("json")["cluster"]["fencing"].is_null()
+    );
+}
+
+#[test]
 fn cluster_role_reads_only_and_never_secrets() {
     let (role, _) = cluster_role(&settings());
     for r in role.rules.unwrap_or_default() {

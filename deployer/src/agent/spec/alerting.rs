@@ -61,6 +61,9 @@ pub struct AlertingCluster {
     pub watch_staleness: Option<Dur>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub degraded_after: Option<Dur>,
+    /// With `--fencing`: how long a node must be NotReady before its pods are fenced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fence_after: Option<Dur>,
 }
 
 /// `slack:` keys the operator may set: the default destination is made from the install's

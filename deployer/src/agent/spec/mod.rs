@@ -69,6 +69,12 @@ impl SlackSettings {
     }
 }
 
+pub use vigil_contract::alerts::FencingMode;
+
+fn is_off(f: &FencingMode) -> bool {
+    *f == FencingMode::Off
+}
+
 /// A checked install: what [`super::build`] renders. Recorded (as JSON) on the DaemonSet so
 /// that `upgrade` changes only the image and the configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -83,6 +89,9 @@ pub struct Settings {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub node_selector: BTreeMap<String, String>,
     pub priority: i32,
+    /// Opt-in fencing of dead nodes by the leader (`--fencing`).
+    #[serde(default, skip_serializing_if = "is_off")]
+    pub fencing: FencingMode,
     #[serde(default)]
     pub slack: SlackSettings,
     #[serde(default)]
@@ -126,6 +135,7 @@ pub struct Request {
     pub max_unavailable: Option<String>,
     pub node_selector: Vec<(String, String)>,
     pub priority: Option<i32>,
+    pub fencing: FencingMode,
     pub slack_channel: Option<String>,
     pub slack_webhook_file: Option<PathBuf>,
     pub slack_webhook_env: Option<String>,
@@ -244,6 +254,7 @@ pub fn validate(r: &Request) -> Result<(Settings, CredentialRefs), validate::Err
         max_unavailable: max_unavailable.unwrap_or_default(),
         node_selector: r.node_selector.iter().cloned().collect(),
         priority,
+        fencing: r.fencing,
         slack: SlackSettings {
             channel: r.slack_channel.clone(),
             webhook: refs.webhook.is_some(),

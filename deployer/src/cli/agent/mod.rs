@@ -91,8 +91,32 @@ pub struct SettingsArgs {
     /// Value of the agent's PriorityClass.
     #[arg(long, value_name = "VALUE")]
     pub priority: Option<i32>,
+    /// Opt-in: the leader force-deletes vigil's tenant pods (collectors, or all of their
+    /// components) and their volume attachments on a node NotReady for 60 s, so they start
+    /// elsewhere. Risky on a node that is only partitioned: see docs/install.md.
+    #[arg(long, value_enum, default_value_t)]
+    pub fencing: FencingArg,
     #[command(flatten)]
     pub slack: SlackArgs,
+}
+
+/// `--fencing`.
+#[derive(Debug, Clone, Copy, Default, clap::ValueEnum)]
+pub enum FencingArg {
+    #[default]
+    Off,
+    Collectors,
+    All,
+}
+
+impl From<FencingArg> for spec::FencingMode {
+    fn from(f: FencingArg) -> Self {
+        match f {
+            FencingArg::Off => spec::FencingMode::Off,
+            FencingArg::Collectors => spec::FencingMode::Collectors,
+            FencingArg::All => spec::FencingMode::All,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -154,6 +178,7 @@ fn request(a: &SettingsArgs) -> Request {
         max_unavailable: a.max_unavailable.clone(),
         node_selector: a.node_selector.clone(),
         priority: a.priority,
+        fencing: a.fencing.into(),
         slack_channel: a.slack.slack_channel.clone(),
         slack_webhook_file: a.slack.slack_webhook_file.clone(),
         slack_webhook_env: a.slack.slack_webhook_env.clone(),
