@@ -34,11 +34,13 @@ pub async fn collect_once_each(
             let mut errors = Vec::new();
             if d.snmp.is_some() && !d.profiles.is_empty() {
                 let mut state = d.snmp.as_ref().map(SnmpState::new);
+                // boxed: only SNMP devices pay for an SNMP poll's state, not every device
+                // of a 5,000-target ICMP cycle
                 let super::Poll {
                     points: p,
                     error: err,
                     ..
-                } = scheduler.poll_snmp(&d, state.as_mut(), ts).await;
+                } = Box::pin(scheduler.poll_snmp(&d, state.as_mut(), ts)).await;
                 if let Some(e) = err {
                     errors.push((d.name.clone(), format!("snmp: {e}")));
                 }

@@ -96,47 +96,81 @@ impl Pinger {
         };
         let ident = PingIdentifier(rand::random());
         let start = Instant::now();
-        let echoes = (0..s.count).map(|seq| {
-            let client = client.clone();
-            let this = &self;
-            let timeout = s.timeout;
-            let at = start + s.interval * u32::from(seq);
-            async move {
-                tokio::time::sleep_until(at.into()).await;
-                let slot = this.slot();
-                if slot > Instant::now() {
-                    tokio::time::sleep_until(slot.into()).await;
-                }
-                let mut pinger = client.pinger(ip, ident).await;
-                pinger.timeout(timeout);
-                // measured here: surge-ping starts its clock after the send returns, which
-                // can be after a fast reply was already received (RTT 0)
-                let sent = Instant::now();
-                match pinger.ping(PingSequence(seq), &PAYLOAD).await {
-                    Ok(_) => Ok(Some(sent.elapsed())),
-                    Err(SurgeError::Timeout { .. }) => Ok(None),
-                    Err(e) => Err(e),
-                }
+        let mut rtts: Vec<Duration> = Vec::with_capacity(usize::from(s.count));
+        let (mut sent, mut errors) = (0u32, 0u32);
+        let mut tally = |r: Result<Option<Duration>, SurgeError>| match r {
+            Ok(Some(rtt)) => {
+                sent += 1;
+                rtts.push(rtt);
             }
-        });
-        let results = futures::future::join_all(echoes).await;
-        let mut rtts: Vec<Duration> = Vec::new();
-        let mut sent = 0u32;
-        let mut errors = 0u32;
-        for r in results {
-            match r {
-                Ok(Some(rtt)) => {
-                    sent += 1;
-                    rtts.push(rtt);
-                }
-                Ok(None) => sent += 1,
-                Err(e) => {
-                    errors += 1;
-                    tracing::debug!(%address, error = %e, "echo failed");
-                }
+            Ok(None) => sent += 1,
+            Err(e) => {
+                errors += 1;
+                tracing::debug!(%address, error = %e, "echo failed");
+            }
+        };
+        if s.timeout <= s.interval {
+            // an echo is answered or given up before the next is due: one at a time, so
+            // a target costs one echo's state, not `count` of them (5,000 targets at once)
+            for seq in 0..s.count {
+                tally(
+                    self.echo(
+                        client,
+                        ip,
+                        ident,
+                        seq,
+                        start + s.interval * u32::from(seq),
+                        s.timeout,
+                    )
+                    .await,
+                );
+            }
+        } else {
+            let echoes = (0..s.count).map(|seq| {
+                self.echo(
+                    client,
+                    ip,
+                    ident,
+                    seq,
+                    start + s.interval * u32::from(seq),
+                    s.timeout,
+                )
+            });
+            for r in futures::future::join_all(echoes).await {
+                tally(r);
             }
         }
         PingStats::from_rtts(sent, &rtts, errors)
+    }
+}
+
+impl Pinger {
+    /// One echo request sent at `at` (or the next free send slot) and its reply, `None`
+    /// when none came within `timeout`.
+    async fn echo(
+        &self,
+        client: &Client,
+        ip: IpAddr,
+        ident: PingIdentifier,
+        seq: u16,
+        at: Instant,
+        timeout: Duration,
+    ) -> Result<Option<Duration>, SurgeError> {
+        tokio::time::sleep_until(at.into()).await;
+        let slot = self.slot();
+        if slot > Instant::now() {
+            tokio::time::sleep_until(slot.into()).await;
+        }
+        let mut pinger = client.pinger(ip, ident).await;
+        pinger.timeout(timeout);
+        // measured here: surge-ping starts its clock after the send returns, which can be
+        // after a fast reply was already received (RTT 0)
+        let sent = Instant::now();
+        match pinger.ping(PingSequence(seq), &PAYLOAD).await {
+            Ok(_) => Ok(Some(sent.elapsed())),
+            Err(SurgeError::Timeout { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 }
 
