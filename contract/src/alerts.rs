@@ -16,7 +16,7 @@ use crate::secret::SecretRef;
 use crate::units::Dur;
 
 /// The whole file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     #[serde(default, skip_serializing_if = "Cluster::is_empty")]
@@ -26,6 +26,13 @@ pub struct Config {
     pub tenant_namespaces: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub rules: BTreeMap<String, Rule>,
+    /// Device rules for the devices carrying all of `tags`, over `rules`; when several
+    /// entries match, the later one wins field by field.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tag_rules: Vec<TagRules>,
+    /// Device rules for one device by name, over everything else.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub device_rules: BTreeMap<String, BTreeMap<String, Rule>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repeat_interval: Option<Dur>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -43,6 +50,67 @@ pub struct Config {
     pub output: Option<Output>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spool: Option<Spool>,
+}
+
+/// Rule overrides for the devices that carry every one of `tags`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TagRules {
+    pub tags: BTreeMap<String, String>,
+    pub rules: BTreeMap<String, Rule>,
+}
+
+/// The rules evaluated inside a tenant's collector (the others are the cluster agent's).
+pub const DEVICE_RULES: &[&str] = &[
+    "DeviceDown",
+    "PacketLoss",
+    "LatencyHigh",
+    "SnmpUnreachable",
+    "InterfaceDown",
+    "DeviceRebooted",
+    "CpuHigh",
+    "TemperatureHigh",
+    "SpoolOverflow",
+];
+
+impl Rule {
+    /// `self` with every field `over` sets replaced by it.
+    pub fn overlay(&self, over: &Rule) -> Rule {
+        Rule {
+            enabled: over.enabled.or(self.enabled),
+            hold: over.hold.or(self.hold),
+            threshold: over.threshold.or(self.threshold),
+            window: over.window.or(self.window),
+            namespaces: over.namespaces.clone().or_else(|| self.namespaces.clone()),
+            severity: over.severity.or(self.severity),
+        }
+    }
+}
+
+impl Config {
+    /// The rule overrides in force for one device, field by field: the device's own over
+    /// the matching tag entries (later over earlier) over the file's `rules`. What none of
+    /// them sets is the catalogue's default.
+    pub fn rules_for(
+        &self,
+        device: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> BTreeMap<String, Rule> {
+        let mut out = self.rules.clone();
+        let layers = self
+            .tag_rules
+            .iter()
+            .filter(|t| t.tags.iter().all(|(k, v)| tags.get(k) == Some(v)))
+            .map(|t| &t.rules)
+            .chain(self.device_rules.get(device));
+        for layer in layers {
+            for (name, r) in layer {
+                let merged = out.get(name).cloned().unwrap_or_default().overlay(r);
+                out.insert(name.clone(), merged);
+            }
+        }
+        out
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -250,4 +318,73 @@ pub struct Route {
     pub channel: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_severity: Option<Severity>,
+}
+
+#[cfg(test)]
+mod precedence_tests {
+    use super::*;
+
+    fn rule(threshold: Option<f64>, enabled: Option<bool>, hold_s: Option<u64>) -> Rule {
+        Rule {
+            threshold,
+            enabled,
+            hold: hold_s.map(|s| Dur(std::time::Duration::from_secs(s))),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn device_over_tag_over_tenant_field_by_field() {
+        let config = Config {
+            rules: BTreeMap::from([
+                ("CpuHigh".to_string(), rule(Some(80.0), None, Some(300))),
+                ("LatencyHigh".to_string(), rule(Some(50.0), None, None)),
+            ]),
+            tag_rules: vec![
+                TagRules {
+                    tags: BTreeMap::from([("role".into(), "core".into())]),
+                    rules: BTreeMap::from([("CpuHigh".to_string(), rule(Some(90.0), None, None))]),
+                },
+                TagRules {
+                    tags: BTreeMap::from([
+                        ("role".into(), "core".into()),
+                        ("site".into(), "paris".into()),
+                    ]),
+                    rules: BTreeMap::from([("CpuHigh".to_string(), rule(Some(95.0), None, None))]),
+                },
+            ],
+            device_rules: BTreeMap::from([(
+                "core-1".to_string(),
+                BTreeMap::from([("InterfaceDown".to_string(), rule(None, Some(false), None))]),
+            )]),
+            ..Default::default()
+        };
+        let core_paris = BTreeMap::from([
+            ("role".to_string(), "core".to_string()),
+            ("site".to_string(), "paris".to_string()),
+        ]);
+        let core = BTreeMap::from([("role".to_string(), "core".to_string())]);
+
+        // tenant only
+        let plain = config.rules_for("edge-1", &BTreeMap::new());
+        assert_eq!(plain["CpuHigh"], rule(Some(80.0), None, Some(300)));
+        assert!(!plain.contains_key("InterfaceDown"));
+        // one tag entry: its threshold, the tenant's `for` kept
+        assert_eq!(
+            config.rules_for("edge-2", &core)["CpuHigh"],
+            rule(Some(90.0), None, Some(300))
+        );
+        // two matching tag entries: the later wins
+        let r = config.rules_for("core-1", &core_paris);
+        assert_eq!(r["CpuHigh"], rule(Some(95.0), None, Some(300)));
+        // the device's own, on top
+        assert_eq!(r["InterfaceDown"], rule(None, Some(false), None));
+        assert_eq!(r["LatencyHigh"], rule(Some(50.0), None, None));
+        // a device's entry affects only that device
+        assert!(
+            !config
+                .rules_for("core-2", &core_paris)
+                .contains_key("InterfaceDown")
+        );
+    }
 }

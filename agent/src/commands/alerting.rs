@@ -210,9 +210,33 @@ pub async fn start_devices(
     let renderer = Arc::new(
         Renderer::new(&cfg.name, &cfg.routes.templates).map_err(AlertingError::Templates)?,
     );
+    // only devices that some tag entry or their own entry touches get rules of their own
+    let own_rules = device_tags
+        .iter()
+        .filter(|(name, tags)| {
+            cfg.rule_layers.device_rules.contains_key(*name)
+                || cfg
+                    .rule_layers
+                    .tag_rules
+                    .iter()
+                    .any(|t| t.tags.iter().all(|(k, v)| tags.get(k) == Some(v)))
+        })
+        .map(|(name, tags)| (name.clone(), cfg.device_rules(name, tags)))
+        .collect();
+    for unknown in cfg
+        .rule_layers
+        .device_rules
+        .keys()
+        .filter(|d| !device_tags.contains_key(*d))
+    {
+        // another shard's device, or a name the deployer would have refused
+        tracing::debug!(device = %unknown, "device_rules names a device this collector does not poll");
+    }
     let (handle, signals, trigger) = DeviceAlerting::new(
         Arc::new(cfg.rules.clone()),
-        DeviceRules::new(agent, tenant).with_tags(device_tags),
+        DeviceRules::new(agent, tenant)
+            .with_tags(device_tags)
+            .with_rules(own_rules),
         metrics.subscribe(),
     );
     let evaluation = Evaluation {

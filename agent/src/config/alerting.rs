@@ -42,6 +42,8 @@ pub struct AlertingConfig {
     pub listen: Option<std::net::SocketAddr>,
     pub tenant_namespaces: BTreeMap<String, String>,
     pub rules: Rules,
+    /// The file's rule overrides by tag and by device, for [`AlertingConfig::device_rules`].
+    pub rule_layers: vigil_contract::alerts::Config,
     pub engine: EngineSettings,
     pub routes: Routes,
     pub output: Option<InfluxSettings>,
@@ -81,6 +83,12 @@ fn warn_if_old(path: &Path, field: &str, s: &Schedule) {
 }
 
 impl AlertingConfig {
+    /// The rules in force for one device: its own overrides over the matching tag entries
+    /// over the file's `rules` over the catalogue (each layer was checked at load).
+    pub fn device_rules(&self, device: &str, tags: &BTreeMap<String, String>) -> Rules {
+        Rules::new(&self.rule_layers.rules_for(device, tags)).unwrap_or_else(|_| self.rules.clone())
+    }
+
     pub fn load(path: &Path) -> Result<AlertingConfig, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
@@ -96,6 +104,42 @@ impl AlertingConfig {
         })?;
         let rules = Rules::scoped(&raw.rules, raw.cluster.namespaces.as_deref())
             .map_err(|e| invalid(path, "rules", e.to_string()))?;
+        let device_only =
+            |field: String, layer: &BTreeMap<String, crate::alerts::rules::RawRule>| {
+                if let Some(name) = layer
+                    .keys()
+                    .find(|n| !vigil_contract::alerts::DEVICE_RULES.contains(&n.as_str()))
+                {
+                    return Err(invalid(
+                        path,
+                        field,
+                        format!(
+                            "{name:?} is not a device rule; by tag or by device only these can be set: {}",
+                            vigil_contract::alerts::DEVICE_RULES.join(", ")
+                        ),
+                    ));
+                }
+                Rules::new(layer).map_err(|e| invalid(path, field, e.to_string()))
+            };
+        for (i, t) in raw.tag_rules.iter().enumerate() {
+            if t.tags.is_empty() {
+                return Err(invalid(
+                    path,
+                    format!("tag_rules[{i}].tags"),
+                    "is empty; give the tags the devices must carry (rules for every device go in `rules`)",
+                ));
+            }
+            device_only(format!("tag_rules[{i}].rules"), &t.rules)?;
+        }
+        for (device, layer) in &raw.device_rules {
+            device_only(format!("device_rules.{device}"), layer)?;
+        }
+        let rule_layers = vigil_contract::alerts::Config {
+            rules: raw.rules.clone(),
+            tag_rules: raw.tag_rules.clone(),
+            device_rules: raw.device_rules.clone(),
+            ..Default::default()
+        };
         let mut windows = Vec::new();
         for (i, w) in raw.maintenance.into_iter().enumerate() {
             let name = w.name.clone();
@@ -229,6 +273,7 @@ impl AlertingConfig {
                 .transpose()?,
             tenant_namespaces: raw.tenant_namespaces,
             rules,
+            rule_layers,
             engine,
             routes,
             output: collector.output,
@@ -253,6 +298,42 @@ mod tests {
     fn parse(text: &str) -> Result<AlertingConfig, String> {
         let text = text.replace("HOOK", &hook());
         AlertingConfig::parse(&text, Path::new("cluster.yaml")).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn rules_by_tag_and_device_are_checked_at_load() {
+        let ok = parse(
+            "slack: {default: {webhook: HOOK}}
+tag_rules: [{tags: {role: core}, rules: {CpuHigh: {threshold: 90, for: 5m}}}]
+device_rules: {fw1: {InterfaceDown: {enabled: false}}}",
+        )
+        .unwrap();
+        let core = BTreeMap::from([("role".to_string(), "core".to_string())]);
+        let r = ok.device_rules("sw1", &core);
+        assert_eq!(r.get("CpuHigh").map(|r| r.threshold), Some(90.0));
+        assert!(
+            ok.device_rules("fw1", &BTreeMap::new())
+                .get("InterfaceDown")
+                .is_none()
+        );
+        for (bad, want) in [
+            (
+                "tag_rules: [{tags: {role: core}, rules: {PodCrashLooping: {for: 1m}}}]",
+                "tag_rules[0].rules",
+            ),
+            (
+                "tag_rules: [{tags: {}, rules: {CpuHigh: {threshold: 1}}}]",
+                "tag_rules[0].tags",
+            ),
+            (
+                "device_rules: {fw1: {CpuHigh: {threshold: -1}}}",
+                "device_rules.fw1",
+            ),
+            ("device_rules: {fw1: {NoSuchRule: {}}}", "device_rules.fw1"),
+        ] {
+            let err = parse(&format!("slack: {{default: {{webhook: HOOK}}}}\n{bad}")).unwrap_err();
+            assert!(err.contains(want), "{bad}: {err}");
+        }
     }
 
     #[test]

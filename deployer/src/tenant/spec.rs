@@ -169,6 +169,52 @@ pub struct IngressSpec {
 pub struct AlertsSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slack: Option<SlackSpec>,
+    /// Device rule thresholds for every device of the tenant.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub rules: BTreeMap<String, RuleSpec>,
+    /// Device rule thresholds for the devices carrying all of `tags` (later entries win).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub by_tags: Vec<TagRulesSpec>,
+}
+
+/// One rule's overrides: `{threshold: 80, for: 5m}`, `{enabled: false}`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RuleSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// A number in the rule's unit (percent, °C, failed rounds), or for LatencyHigh a
+    /// duration such as `50ms`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<ThresholdSpec>,
+    #[serde(default, rename = "for", skip_serializing_if = "Option::is_none")]
+    pub hold: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum ThresholdSpec {
+    Number(f64),
+    Text(String),
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TagRulesSpec {
+    pub tags: BTreeMap<String, String>,
+    pub rules: BTreeMap<String, RuleSpec>,
+}
+
+/// `devices[].alerts`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeviceAlertsSpec {
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub rules: BTreeMap<String, RuleSpec>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
@@ -266,6 +312,9 @@ pub struct DeviceSpec {
     pub profiles: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub icmp: Option<bool>,
+    /// This device's own rule thresholds, over its tags' and the tenant's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alerts: Option<DeviceAlertsSpec>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]

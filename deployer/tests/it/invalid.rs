@@ -302,6 +302,38 @@ fn cases() -> Vec<Case> {
             ],
         ),
         case(
+            "a cluster rule among the device thresholds",
+            "  alerts:\n    rules: {PodCrashLooping: {for: 1m}}\n",
+            &[
+                "spec.alerts.rules.PodCrashLooping",
+                "is not a device rule",
+                "LatencyHigh",
+            ],
+        ),
+        case(
+            "a latency threshold that is not a duration",
+            "  alerts:\n    rules: {LatencyHigh: {threshold: fast}}\n",
+            &["spec.alerts.rules.LatencyHigh.threshold", "e.g. 50ms"],
+        ),
+        case(
+            "a tag entry without tags",
+            "  alerts:\n    byTags: [{tags: {}, rules: {CpuHigh: {threshold: 90}}}]\n",
+            &[
+                "spec.alerts.byTags[0].tags",
+                "every device",
+                "spec.alerts.rules",
+            ],
+        ),
+        case(
+            "a device threshold below zero and a bad window",
+            "  devices:\n  - name: r1\n    address: 10.0.0.1\n    alerts: {rules: {PacketLoss: {threshold: -5, window: 3x}}}\n",
+            &[
+                "spec.devices[0].alerts.rules.PacketLoss.threshold",
+                "spec.devices[0].alerts.rules.PacketLoss.window",
+                "is not a duration",
+            ],
+        ),
+        case(
             "wrong kind",
             "!apiVersion: vigil.dev/v1alpha1\nkind: Tenants\nmetadata: {name: NAME}\n",
             &["unsupported kind \"Tenants\""],

@@ -63,6 +63,9 @@ pub struct DeviceRules {
     pub tenant: Option<String>,
     /// Configured tags by device name.
     tags: BTreeMap<String, BTreeMap<String, String>>,
+    /// Rules of the devices that have their own (by tag or by name); the others use the
+    /// rules [`DeviceRules::signals`] is given.
+    own_rules: BTreeMap<String, Rules>,
 }
 
 fn num(p: &Point, f: &str) -> Option<f64> {
@@ -85,6 +88,12 @@ impl DeviceRules {
     /// The configured tags of every device (the collector's `devices[].tags`).
     pub fn with_tags(mut self, tags: BTreeMap<String, BTreeMap<String, String>>) -> DeviceRules {
         self.tags = tags;
+        self
+    }
+
+    /// The rules of devices whose thresholds differ from the tenant's (by tag or by name).
+    pub fn with_rules(mut self, own: BTreeMap<String, Rules>) -> DeviceRules {
+        self.own_rules = own;
         self
     }
 
@@ -200,6 +209,7 @@ impl DeviceRules {
     pub fn signals(&mut self, rules: &Rules, now: Instant) -> Vec<Signal> {
         let mut out = Vec::new();
         for (name, d) in &mut self.devices {
+            let rules = self.own_rules.get(name).unwrap_or(rules);
             forget_old_pings(d, rules, now);
             let at = At {
                 name,

@@ -93,6 +93,9 @@ pub fn config(s: &Settings) -> alerts::Config {
         digest: a.digest.clone(),
         output: a.output.clone(),
         spool: a.spool.clone(),
+        // per tag and per device thresholds are the tenant collectors' (device rules)
+        tag_rules: Vec::new(),
+        device_rules: BTreeMap::new(),
     }
 }
 

@@ -197,7 +197,9 @@ fn alerts(t: &Tenant) -> Option<alerts::Config> {
             ..Default::default()
         },
         tenant_namespaces: BTreeMap::new(),
-        rules: BTreeMap::new(),
+        rules: t.alert_rules.tenant.clone(),
+        tag_rules: t.alert_rules.by_tags.clone(),
+        device_rules: t.alert_rules.devices.clone(),
         repeat_interval: None,
         flapping: None,
         maintenance: Vec::new(),

@@ -6,6 +6,7 @@ mod credentials;
 mod devices;
 mod names;
 mod resources;
+mod rules;
 mod values;
 mod webhook;
 
@@ -21,6 +22,7 @@ pub use credentials::CredentialRef;
 pub use devices::{AuthProtocol, Device, PROFILES as SNMP_PROFILES, PrivProtocol, Snmp};
 pub use names::{DeviceName, MAX_TENANT_NAME, NameError, TenantName, dns_label, dns_subdomain};
 pub use resources::{ComponentResources, Profile, Resources};
+pub use rules::AlertRules;
 pub use values::{CronSchedule, Duration, Image, Quantity};
 pub use webhook::{
     DEFAULT_WEBHOOK_HOST, DEFAULT_WEBHOOK_PORT, WebhookEndpoint, WebhookHost, WebhookUrlError,
@@ -96,6 +98,8 @@ pub struct Tenant {
     pub images: Images,
     pub ingress: Option<Ingress>,
     pub slack: Option<Slack>,
+    /// Device rule thresholds by tenant, tag and device.
+    pub alert_rules: AlertRules,
     pub toleration_seconds: i64,
     pub network_policy: PolicyMode,
     pub placement: Placement,
@@ -261,6 +265,7 @@ pub fn validate_with(
         .as_ref()
         .and_then(|a| a.slack.as_ref())
         .and_then(|sl| slack(&mut c, sl, base));
+    let alert_rules = rules::alert_rules(&mut c, s);
     let toleration_seconds = s
         .failover
         .as_ref()
@@ -321,6 +326,7 @@ pub fn validate_with(
             images,
             ingress,
             slack,
+            alert_rules,
             toleration_seconds,
             network_policy,
             placement,

@@ -136,3 +136,42 @@ fn reboot_cpu_temperature_and_spool_overflow() {
     let later = d.signals(&rules, t + Duration::from_secs(3600));
     assert_eq!(rules_of(&later), vec!["CpuHigh", "TemperatureHigh"]);
 }
+
+/// Per-device thresholds: the same 60 ms latency is high on a core router (50 ms by tag),
+/// not on a branch router (tenant 100 ms), and not on the core router whose own entry
+/// turns LatencyHigh off — device over tag over tenant.
+#[test]
+fn thresholds_by_tag_and_by_device_take_precedence() {
+    let yaml = "
+rules: {LatencyHigh: {threshold: 100}}
+tag_rules:
+  - {tags: {role: core}, rules: {LatencyHigh: {threshold: 50}}}
+device_rules:
+  quiet-core: {LatencyHigh: {enabled: false}}
+";
+    let layers: vigil_contract::alerts::Config = serde_norway::from_str(yaml).unwrap();
+    let core = BTreeMap::from([("role".to_string(), "core".to_string())]);
+    let own = |name: &str| Rules::new(&layers.rules_for(name, &core)).unwrap();
+    let tenant = Rules::new(&layers.rules).unwrap();
+    let mut d = DeviceRules::new("c1", None)
+        .with_tags(BTreeMap::from([
+            ("core".to_string(), core.clone()),
+            ("quiet-core".to_string(), core.clone()),
+            ("branch".to_string(), BTreeMap::new()),
+        ]))
+        .with_rules(BTreeMap::from([
+            ("core".to_string(), own("core")),
+            ("quiet-core".to_string(), own("quiet-core")),
+        ]));
+    let t = Instant::now();
+    for dev in ["core", "quiet-core", "branch"] {
+        d.observe(&[ping(dev, 0.0, Some(60.0))], t);
+    }
+    let s = d.signals(&tenant, t);
+    let high: Vec<&str> = s
+        .iter()
+        .filter(|x| x.rule == "LatencyHigh")
+        .filter_map(|x| x.scope.device.as_deref())
+        .collect();
+    assert_eq!(high, vec!["core"]);
+}
