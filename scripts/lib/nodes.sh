@@ -269,6 +269,20 @@ write_node_resolv() {
   printf 'nameserver %s\n' "$SVC_ADDR" >"$STATE/nodes/resolv.conf"
 }
 
+# A bind of a node's log directory left in the host's own mount namespace (seen once after an
+# interrupted run: the mount namespace holder's pid had been reused) breaks every later
+# node_up with "mount(2) system call failed". Only binds of this sandbox's directories go.
+unmount_stale_node_logs() {
+  local m src
+  for m in /var/log/pods /var/log/containers; do
+    src="$(findmnt -n -o SOURCE --target "$m" 2>/dev/null | grep -F "$STATE/nodes/" || true)"
+    if [ -n "$src" ] && mountpoint -q "$m"; then
+      log "removing a stale bind of $m left in the host's mount namespace ($src)"
+      umount -l "$m" || true
+    fi
+  done
+}
+
 node_up() { # N
   local n="$1" d holder
   d="$(node_dir "$n")"
@@ -280,6 +294,7 @@ node_up() { # N
   # and its garbage collector deletes the log directories of pods it does not know, so two
   # kubelets must not share them (and the host's stay untouched).
   if ! running "node$n-mntns"; then
+    unmount_stale_node_logs
     start "node$n-mntns" unshare --mount --propagation slave sleep infinity
     wait_for "node $n mount namespace" 10 test -e "/proc/$(cat "$(pidfile "node$n-mntns")")/ns/mnt"
     holder="$(cat "$(pidfile "node$n-mntns")")"
@@ -417,6 +432,7 @@ nodes_down() {
   for n in /var/run/netns/cni-*; do [ -e "$n" ] && ip netns delete "${n##*/}" 2>/dev/null; done
   nodes_net_down
   rm -rf "$NODE_RUN"
+  unmount_stale_node_logs
   rmdir /var/log/pods /var/log/containers 2>/dev/null || true
   return 0
 }
